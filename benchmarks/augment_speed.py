@@ -1,0 +1,166 @@
+"""Speed of DiffAugment("color,translation,cutout"), forward + backward.
+
+Compares, in one run and on the same inputs:
+  - keras_dagan: `keras_dagan.augment.DiffAugment`;
+  - gather/scatter: a straightforward TensorFlow port of the reference
+    implementation (tf.gather_nd over a full index grid for translation,
+    tf.scatter_nd for the cutout mask, three separate colour passes);
+  - stock Keras: the nearest chain of stock Keras layers (RandomBrightness,
+    RandomSaturation, RandomContrast, RandomTranslation, RandomErasing),
+    which clip values and use ImageProjectiveTransform.
+
+in graph mode (`tf.function`) and under XLA (`jit_compile=True`), and prints
+milliseconds per step and ratios. Run: python benchmarks/augment_speed.py
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_dagan.augment import DiffAugment  # noqa: E402
+
+
+def gather_scatter_diffaugment(x, translation_ratio=0.125, cutout_ratio=0.5):
+    """The reference DiffAugment, ported op for op to TensorFlow."""
+    batch, height, width, _ = x.shape
+    rand = lambda: tf.random.uniform([batch, 1, 1, 1])  # noqa: E731
+    x = x + (rand() - 0.5)
+    mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+    x = (x - mean) * (rand() * 2) + mean
+    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    x = (x - mean) * (rand() + 0.5) + mean
+
+    shift_h, shift_w = int(height * translation_ratio + 0.5), int(width * translation_ratio + 0.5)
+    dy = tf.random.uniform([batch, 1, 1], -shift_h, shift_h + 1, dtype=tf.int32)
+    dx = tf.random.uniform([batch, 1, 1], -shift_w, shift_w + 1, dtype=tf.int32)
+    grid_b, grid_y, grid_x = tf.meshgrid(
+        tf.range(batch), tf.range(height), tf.range(width), indexing="ij"
+    )
+    grid_y = tf.clip_by_value(grid_y + dy + 1, 0, height + 1)
+    grid_x = tf.clip_by_value(grid_x + dx + 1, 0, width + 1)
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    x = tf.gather_nd(padded, tf.stack([grid_b, grid_y, grid_x], axis=-1))
+
+    cut_h, cut_w = int(height * cutout_ratio + 0.5), int(width * cutout_ratio + 0.5)
+    oy = tf.random.uniform([batch, 1, 1], 0, height + (1 - cut_h % 2), dtype=tf.int32)
+    ox = tf.random.uniform([batch, 1, 1], 0, width + (1 - cut_w % 2), dtype=tf.int32)
+    grid_b, grid_y, grid_x = tf.meshgrid(
+        tf.range(batch), tf.range(cut_h), tf.range(cut_w), indexing="ij"
+    )
+    grid_y = tf.clip_by_value(grid_y + oy - cut_h // 2, 0, height - 1)
+    grid_x = tf.clip_by_value(grid_x + ox - cut_w // 2, 0, width - 1)
+    mask = 1.0 - tf.scatter_nd(
+        tf.stack([grid_b, grid_y, grid_x], axis=-1),
+        tf.ones([batch, cut_h, cut_w]),
+        [batch, height, width],
+    )
+    return x * mask[..., None]
+
+
+def stock_keras_chain():
+    layers = [
+        keras.layers.RandomBrightness(0.5, value_range=(-1, 1)),
+        keras.layers.RandomSaturation(0.5, value_range=(-1, 1)),
+        keras.layers.RandomContrast(0.5, value_range=(-1, 1)),
+        keras.layers.RandomTranslation(0.125, 0.125, fill_mode="constant"),
+        keras.layers.RandomErasing(factor=1.0, scale=(0.25, 0.25), value_range=(-1, 1)),
+    ]
+
+    def augment(x):
+        for layer in layers:
+            x = layer(x, training=True)
+        return x
+
+    return augment
+
+
+def forward_backward(augment, jit_compile, notes):
+    """A compiled step returning d sum(augment(x)^2)/dx, or only the forward
+    pass (noted in `notes`) where the augmentation has no input gradient."""
+
+    @tf.function(jit_compile=jit_compile)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = augment(x)
+            loss = tf.reduce_sum(y * y)
+        gradient = tape.gradient(loss, x)
+        if gradient is None:
+            notes.add("no gradient with respect to the images: forward pass only")
+            return y
+        return gradient
+
+    return step
+
+
+def time_steps(step, x, iterations):
+    step(x).numpy()  # trace and compile
+    step(x).numpy()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        result = step(x)
+    result.numpy()
+    return (time.perf_counter() - start) / iterations * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved timing rounds; the median is reported")
+    args = parser.parse_args()
+
+    diffaugment = DiffAugment("color,translation,cutout")
+    stock = stock_keras_chain()
+    candidates = {
+        "keras_dagan": lambda x: diffaugment(x, training=True),
+        "gather/scatter": gather_scatter_diffaugment,
+        "stock Keras": stock,
+    }
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+          f"{os.cpu_count()} CPU cores; forward+backward ms per step (median of "
+          f"{args.rounds} interleaved rounds)")
+    print(f"{'shape':<18}{'mode':<7}" + "".join(f"{n:>16}" for n in candidates)
+          + f"{'gather/ours':>13}{'stock/ours':>12}")
+    for shape, iterations in [((64, 32, 32, 3), 30), ((16, 256, 256, 3), 5)]:
+        x = tf.random.uniform(shape, -1, 1)
+        for mode, jit in [("graph", False), ("XLA", True)]:
+            steps, notes = {}, {name: set() for name in candidates}
+            for name, fn in candidates.items():
+                try:
+                    step = forward_backward(fn, jit, notes[name])
+                    step(x).numpy()
+                    steps[name] = step
+                except Exception as error:  # report, e.g. no XLA kernel
+                    first_line = (str(error).strip().splitlines() or [""])[0]
+                    steps[name] = f"{type(error).__name__}: {first_line[:160]}"
+            times = {name: [] for name in candidates}
+            for _ in range(args.rounds):
+                for name, step in steps.items():
+                    if callable(step):
+                        times[name].append(time_steps(step, x, iterations))
+            median = {n: float(np.median(t)) if t else None for n, t in times.items()}
+            cells = "".join(
+                f"{median[n]:>16.2f}" if median[n] is not None else f"{'fails':>16}"
+                for n in candidates
+            )
+
+            def ratio(name):
+                if median[name] is None:
+                    return "n/a"
+                return f"{median[name] / median['keras_dagan']:.2f}x"
+
+            print(f"{str(shape):<18}{mode:<7}{cells}{ratio('gather/scatter'):>13}"
+                  f"{ratio('stock Keras'):>12}")
+            for name, step in steps.items():
+                for note in sorted(notes[name]) + ([] if callable(step) else [step]):
+                    print(f"    {name} under {mode}: {note}")
+
+
+if __name__ == "__main__":
+    main()

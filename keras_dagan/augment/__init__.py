@@ -1,0 +1,29 @@
+"""Differentiable augmentation layers for data-efficient GAN training."""
+
+from keras_dagan.augment.base import BaseAugmentation
+from keras_dagan.augment.color import (
+    RandomBrightness,
+    RandomColor,
+    RandomContrast,
+    RandomSaturation,
+    adjust_color,
+)
+from keras_dagan.augment.cutout import RandomCutout, cut_out
+from keras_dagan.augment.diff_augment import POLICY_NAMES, DiffAugment, parse_policy
+from keras_dagan.augment.translation import RandomTranslation, translate
+
+__all__ = [
+    "BaseAugmentation",
+    "DiffAugment",
+    "POLICY_NAMES",
+    "RandomBrightness",
+    "RandomColor",
+    "RandomContrast",
+    "RandomCutout",
+    "RandomSaturation",
+    "RandomTranslation",
+    "adjust_color",
+    "cut_out",
+    "parse_policy",
+    "translate",
+]

@@ -1,0 +1,198 @@
+"""The contract every keras_dagan augmentation layer follows."""
+
+import keras
+from keras import ops
+
+_DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def _standardize_data_format(data_format):
+    if data_format is None:
+        return keras.config.image_data_format()
+    if data_format not in _DATA_FORMATS:
+        raise ValueError(
+            f"data_format must be one of {_DATA_FORMATS} or None (the Keras "
+            f"default, {keras.config.image_data_format()!r}); got "
+            f"{data_format!r}."
+        )
+    return data_format
+
+
+def validate_ratio(name, value):
+    """Raises a ValueError unless `value` is a number in (0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number in (0, 1]; got {value!r}.")
+    if not 0.0 < value <= 1.0:
+        raise ValueError(
+            f"{name} must be in (0, 1] (a fraction of the image size); got "
+            f"{value}."
+        )
+
+
+def scaled_size(size, ratio):
+    """A fraction of an axis in whole pixels, as DiffAugment rounds it:
+    int(size * ratio + 0.5)."""
+    return int(size * ratio + 0.5)
+
+
+def derive_seed(seed, index):
+    """A distinct integer seed for draw `index` made from an explicit seed.
+
+    Deterministic across processes (hashes of int tuples are not salted).
+    """
+    return hash((seed, index)) & 0x7FFFFFFF
+
+
+def uniform_integers(u, low, high):
+    """Maps u ~ U[0, 1) to integers uniform over [low, high], inclusive."""
+    return ops.cast(ops.floor(u * (high - low + 1)), "int32") + low
+
+
+@keras.saving.register_keras_serializable(package="keras_dagan")
+class BaseAugmentation(keras.layers.Layer):
+    """Base class of differentiable, per-sample random augmentation layers.
+
+    It follows the contract of Keras 3's image preprocessing layers, using
+    public Keras API only, so every subclass runs unchanged on the
+    TensorFlow, JAX and torch backends:
+
+    - `get_random_transformation(images, training=True, seed=None)` draws the
+      per-sample parameters of one call and returns them as a dict of tensors
+      whose first axis is the batch;
+    - `transform_images(images, transformation, training=True)` applies such
+      a dict, deterministically and differentiably with respect to `images`;
+    - `call` does both, so every call draws fresh parameters.
+
+    Keeping the two apart lets a GAN draw once and apply the same
+    transformation to several tensors, and lets tests fix the parameters.
+    Both methods take a batch (rank 4); `call` also accepts one image
+    (rank 3). Nothing is clipped: clipping would kill gradients. Inputs keep
+    their floating dtype (float16 and bfloat16 included); integer images are
+    rejected because the layers are meant to sit between float tensors of a
+    model.
+
+    Args:
+        seed: Integer seed of the layer's random stream, for reproducible
+            draws. None draws a random seed.
+        data_format: "channels_last" (N, H, W, C) or "channels_first"
+            (N, C, H, W). Defaults to `keras.config.image_data_format()`.
+        **kwargs: Base `keras.layers.Layer` arguments such as `name`.
+
+    Example:
+
+    ```python
+    class RandomNegate(BaseAugmentation):
+        def get_random_transformation(self, images, training=True, seed=None):
+            (u,) = self.draw_uniform(images, 1, seed)
+            return {"negate": u < 0.5}
+
+        def transform_images(self, images, transformation, training=True):
+            if not training:
+                return images
+            negate = ops.reshape(transformation["negate"], (-1, 1, 1, 1))
+            return ops.where(negate, -images, images)
+    ```
+    """
+
+    def __init__(self, seed=None, data_format=None, **kwargs):
+        # autocast=False: an augmentation must not change its input's dtype.
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an integer or None; got {seed!r}.")
+        self.seed = seed
+        self.data_format = _standardize_data_format(data_format)
+        self.generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    @property
+    def channel_axis(self):
+        """Channel axis of a batch in this layer's data format."""
+        return 1 if self.data_format == "channels_first" else -1
+
+    def image_size(self, images):
+        """Static (height, width) of a batch, which the layers require."""
+        shape = images.shape
+        if self.data_format == "channels_first":
+            height, width = shape[2], shape[3]
+        else:
+            height, width = shape[1], shape[2]
+        if height is None or width is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a static image height and width; "
+                f"got images of shape {tuple(shape)}. Resize or batch images "
+                "to a fixed size first."
+            )
+        return height, width
+
+    def draw_uniform(self, images, count, seed=None):
+        """`count` independent (N,) float32 draws of U[0, 1), N the batch size.
+
+        All of a layer's randomness comes from here. `seed` None draws from
+        the layer's stream, which advances on every draw; a
+        `keras.random.SeedGenerator` draws from that stream; an integer gives
+        the same draws every time (one derived seed per draw, so the draws
+        stay independent of each other).
+        """
+        batch_size = ops.shape(images)[0]
+        if seed is None:
+            seed = self.generator
+        if isinstance(seed, keras.random.SeedGenerator):
+            seeds = [seed] * count
+        else:
+            seeds = [derive_seed(seed, index) for index in range(count)]
+        # Separate (N,) draws: under XLA they beat slicing one (N, count) draw.
+        return [
+            keras.random.uniform((batch_size,), seed=s, dtype="float32")
+            for s in seeds
+        ]
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement get_random_transformation."
+        )
+
+    def transform_images(self, images, transformation, training=True):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement transform_images."
+        )
+
+    def call(self, images, training=True):
+        images = self._validate_images(images)
+        if not training:
+            return images
+        unbatched = len(images.shape) == 3
+        if unbatched:
+            images = ops.expand_dims(images, 0)
+        transformation = self.get_random_transformation(images, training=training)
+        outputs = self.transform_images(images, transformation, training=training)
+        if unbatched:
+            outputs = ops.squeeze(outputs, 0)
+        return outputs
+
+    def _validate_images(self, images):
+        images = ops.convert_to_tensor(images)
+        rank = len(images.shape)
+        if rank not in (3, 4):
+            layout = "(C, H, W)" if self.data_format == "channels_first" else "(H, W, C)"
+            raise ValueError(
+                f"{type(self).__name__} expects one image of rank 3 {layout} or "
+                f"a batch of rank 4; got rank {rank} with shape "
+                f"{tuple(images.shape)}. Add or remove the batch axis."
+            )
+        dtype = keras.backend.standardize_dtype(images.dtype)
+        if "float" not in dtype:
+            raise ValueError(
+                f"{type(self).__name__} expects floating-point images; got "
+                f"dtype {dtype}. Convert them first, for example "
+                "`ops.cast(images, 'float32') / 127.5 - 1`."
+            )
+        return images
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"seed": self.seed, "data_format": self.data_format})
+        return config

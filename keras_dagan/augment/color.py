@@ -1,0 +1,209 @@
+"""DiffAugment's colour transforms: brightness, saturation and contrast.
+
+All three are per-sample affine maps of the pixel values, and their
+composition in DiffAugment's order (brightness, then saturation, then
+contrast) is again one affine map:
+
+    contrast(saturation(brightness(x)))
+        = c*s*x + c*(1 - s)*mean_C(x) + (1 - c)*mean_HWC(x) + b
+
+because saturation keeps each pixel's channel mean and so the image mean.
+`adjust_color` applies that closed form in one pass; each layer here fixes
+the factors it does not draw to the identity.
+"""
+
+import keras
+from keras import ops
+
+from keras_dagan.augment.base import BaseAugmentation
+
+
+def adjust_color(images, brightness=None, saturation=None, contrast=None,
+                 channel_axis=-1):
+    """Applies per-sample brightness, saturation and contrast, in that order.
+
+    Args:
+        images: Float batch, rank 4.
+        brightness: None or (N,) additive shifts b: x + b.
+        saturation: None or (N,) factors s: (x - m) * s + m with m the
+            per-pixel mean over channels. The identity for one channel.
+        contrast: None or (N,) factors c: (x - m) * c + m with m the
+            per-image mean over height, width and channels.
+        channel_axis: Channel axis of `images`.
+
+    Returns:
+        The adjusted batch, same shape and dtype. Nothing is clipped.
+    """
+    images = ops.convert_to_tensor(images)
+    dtype = images.dtype
+
+    def per_sample(factor):
+        return ops.reshape(ops.cast(factor, dtype), (-1, 1, 1, 1))
+
+    def mean(axis):
+        # Reduce in float32: a float16 sum over a large image overflows.
+        return ops.cast(
+            ops.mean(ops.cast(images, "float32"), axis=axis, keepdims=True), dtype
+        )
+
+    # One channel is its own mean: skipping saturation keeps grayscale exact.
+    if images.shape[channel_axis] == 1:
+        saturation = None
+    s = None if saturation is None else per_sample(saturation)
+    c = None if contrast is None else per_sample(contrast)
+    # The closed form in the module docstring, with three full-size passes.
+    if s is None:
+        scale = c
+    else:
+        scale = s if c is None else c * s
+    outputs = images if scale is None else images * scale
+    if s is not None:
+        channel_weight = 1 - s if c is None else c - c * s
+        outputs = outputs + channel_weight * mean(channel_axis)
+    offset = None if c is None else (1 - c) * mean((1, 2, 3))
+    if brightness is not None:
+        b = per_sample(brightness)
+        offset = b if offset is None else offset + b
+    if offset is not None:
+        outputs = outputs + offset
+    return outputs
+
+
+@keras.saving.register_keras_serializable(package="keras_dagan")
+class RandomBrightness(BaseAugmentation):
+    """Adds a random per-sample constant: x + (u - 0.5), u ~ U[0, 1).
+
+    DiffAugment's brightness, for images in [-1, 1]. Differentiable, no
+    clipping.
+
+    Args:
+        seed: Integer seed for reproducible draws, or None.
+        data_format: "channels_last" or "channels_first"; defaults to
+            `keras.config.image_data_format()`.
+        **kwargs: Base layer arguments such as `name`.
+
+    Example:
+
+    ```python
+    images = keras.random.uniform((4, 32, 32, 3), -1, 1)
+    augmented = RandomBrightness(seed=0)(images)  # same shape and dtype
+    ```
+    """
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        (u,) = self.draw_uniform(images, 1, seed)
+        return {"brightness": u - 0.5}
+
+    def transform_images(self, images, transformation, training=True):
+        if not training:
+            return images
+        return adjust_color(images, brightness=transformation["brightness"])
+
+
+@keras.saving.register_keras_serializable(package="keras_dagan")
+class RandomSaturation(BaseAugmentation):
+    """Scales each pixel's deviation from its channel mean by 2u, u ~ U[0, 1).
+
+    DiffAugment's saturation: (x - m) * 2u + m, m the per-pixel mean over
+    channels, so 0 gives grey and 2 doubles the saturation. Single-channel
+    (grayscale) images come back unchanged, since x = m there.
+
+    Args:
+        seed: Integer seed for reproducible draws, or None.
+        data_format: "channels_last" or "channels_first"; defaults to
+            `keras.config.image_data_format()`.
+        **kwargs: Base layer arguments such as `name`.
+
+    Example:
+
+    ```python
+    images = keras.random.uniform((4, 32, 32, 3), -1, 1)
+    augmented = RandomSaturation(seed=0)(images)  # same shape and dtype
+    ```
+    """
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        (u,) = self.draw_uniform(images, 1, seed)
+        return {"saturation": 2.0 * u}
+
+    def transform_images(self, images, transformation, training=True):
+        if not training:
+            return images
+        return adjust_color(
+            images,
+            saturation=transformation["saturation"],
+            channel_axis=self.channel_axis,
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_dagan")
+class RandomContrast(BaseAugmentation):
+    """Scales deviations from the image mean by u + 0.5, u ~ U[0, 1).
+
+    DiffAugment's contrast: (x - m) * (u + 0.5) + m, m the per-image mean
+    over height, width and channels.
+
+    Args:
+        seed: Integer seed for reproducible draws, or None.
+        data_format: "channels_last" or "channels_first"; defaults to
+            `keras.config.image_data_format()`.
+        **kwargs: Base layer arguments such as `name`.
+
+    Example:
+
+    ```python
+    images = keras.random.uniform((4, 32, 32, 3), -1, 1)
+    augmented = RandomContrast(seed=0)(images)  # same shape and dtype
+    ```
+    """
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        (u,) = self.draw_uniform(images, 1, seed)
+        return {"contrast": u + 0.5}
+
+    def transform_images(self, images, transformation, training=True):
+        if not training:
+            return images
+        return adjust_color(images, contrast=transformation["contrast"])
+
+
+@keras.saving.register_keras_serializable(package="keras_dagan")
+class RandomColor(BaseAugmentation):
+    """DiffAugment's "color" group: brightness, saturation, contrast in order.
+
+    Equal to `RandomBrightness`, `RandomSaturation` and `RandomContrast`
+    applied one after the other, with independent draws, but computed in one
+    fused pass (see `adjust_color`).
+
+    Args:
+        seed: Integer seed for reproducible draws, or None.
+        data_format: "channels_last" or "channels_first"; defaults to
+            `keras.config.image_data_format()`.
+        **kwargs: Base layer arguments such as `name`.
+
+    Example:
+
+    ```python
+    images = keras.random.uniform((4, 32, 32, 3), -1, 1)
+    augmented = RandomColor(seed=0)(images)  # same shape and dtype
+    ```
+    """
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        u_brightness, u_saturation, u_contrast = self.draw_uniform(images, 3, seed)
+        return {
+            "brightness": u_brightness - 0.5,
+            "saturation": 2.0 * u_saturation,
+            "contrast": u_contrast + 0.5,
+        }
+
+    def transform_images(self, images, transformation, training=True):
+        if not training:
+            return images
+        return adjust_color(
+            images,
+            brightness=transformation["brightness"],
+            saturation=transformation["saturation"],
+            contrast=transformation["contrast"],
+            channel_axis=self.channel_axis,
+        )
