@@ -69,8 +69,34 @@ def adjust_color(images, brightness=None, saturation=None, contrast=None,
     return outputs
 
 
+# How each factor is made from u ~ U[0, 1), as in DiffAugment.
+_FACTOR_FROM_UNIFORM = {
+    "brightness": lambda u: u - 0.5,
+    "saturation": lambda u: 2.0 * u,
+    "contrast": lambda u: u + 0.5,
+}
+
+
+class _ColorAugmentation(BaseAugmentation):
+    """Draws the factors named in `factors` and applies them with
+    `adjust_color`; the public layers below differ only in `factors`."""
+
+    factors = ()
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        draws = self.draw_uniform(images, len(self.factors), seed)
+        return {
+            name: _FACTOR_FROM_UNIFORM[name](u) for name, u in zip(self.factors, draws)
+        }
+
+    def transform_images(self, images, transformation, training=True):
+        if not training:
+            return images
+        return adjust_color(images, channel_axis=self.channel_axis, **transformation)
+
+
 @keras.saving.register_keras_serializable(package="keras_dagan")
-class RandomBrightness(BaseAugmentation):
+class RandomBrightness(_ColorAugmentation):
     """Adds a random per-sample constant: x + (u - 0.5), u ~ U[0, 1).
 
     DiffAugment's brightness, for images in [-1, 1]. Differentiable, no
@@ -90,18 +116,11 @@ class RandomBrightness(BaseAugmentation):
     ```
     """
 
-    def get_random_transformation(self, images, training=True, seed=None):
-        (u,) = self.draw_uniform(images, 1, seed)
-        return {"brightness": u - 0.5}
-
-    def transform_images(self, images, transformation, training=True):
-        if not training:
-            return images
-        return adjust_color(images, brightness=transformation["brightness"])
+    factors = ("brightness",)
 
 
 @keras.saving.register_keras_serializable(package="keras_dagan")
-class RandomSaturation(BaseAugmentation):
+class RandomSaturation(_ColorAugmentation):
     """Scales each pixel's deviation from its channel mean by 2u, u ~ U[0, 1).
 
     DiffAugment's saturation: (x - m) * 2u + m, m the per-pixel mean over
@@ -122,22 +141,11 @@ class RandomSaturation(BaseAugmentation):
     ```
     """
 
-    def get_random_transformation(self, images, training=True, seed=None):
-        (u,) = self.draw_uniform(images, 1, seed)
-        return {"saturation": 2.0 * u}
-
-    def transform_images(self, images, transformation, training=True):
-        if not training:
-            return images
-        return adjust_color(
-            images,
-            saturation=transformation["saturation"],
-            channel_axis=self.channel_axis,
-        )
+    factors = ("saturation",)
 
 
 @keras.saving.register_keras_serializable(package="keras_dagan")
-class RandomContrast(BaseAugmentation):
+class RandomContrast(_ColorAugmentation):
     """Scales deviations from the image mean by u + 0.5, u ~ U[0, 1).
 
     DiffAugment's contrast: (x - m) * (u + 0.5) + m, m the per-image mean
@@ -157,18 +165,11 @@ class RandomContrast(BaseAugmentation):
     ```
     """
 
-    def get_random_transformation(self, images, training=True, seed=None):
-        (u,) = self.draw_uniform(images, 1, seed)
-        return {"contrast": u + 0.5}
-
-    def transform_images(self, images, transformation, training=True):
-        if not training:
-            return images
-        return adjust_color(images, contrast=transformation["contrast"])
+    factors = ("contrast",)
 
 
 @keras.saving.register_keras_serializable(package="keras_dagan")
-class RandomColor(BaseAugmentation):
+class RandomColor(_ColorAugmentation):
     """DiffAugment's "color" group: brightness, saturation, contrast in order.
 
     Equal to `RandomBrightness`, `RandomSaturation` and `RandomContrast`
@@ -189,21 +190,4 @@ class RandomColor(BaseAugmentation):
     ```
     """
 
-    def get_random_transformation(self, images, training=True, seed=None):
-        u_brightness, u_saturation, u_contrast = self.draw_uniform(images, 3, seed)
-        return {
-            "brightness": u_brightness - 0.5,
-            "saturation": 2.0 * u_saturation,
-            "contrast": u_contrast + 0.5,
-        }
-
-    def transform_images(self, images, transformation, training=True):
-        if not training:
-            return images
-        return adjust_color(
-            images,
-            brightness=transformation["brightness"],
-            saturation=transformation["saturation"],
-            contrast=transformation["contrast"],
-            channel_axis=self.channel_axis,
-        )
+    factors = ("brightness", "saturation", "contrast")
