@@ -3,7 +3,8 @@
 DiffAugment, ADA and DAG for training GANs on little data.
 """
 
-from keras_dagan import augment
+from keras_dagan import augment, data, models
 from keras_dagan.augment import DiffAugment
+from keras_dagan.models import GAN
 
 __version__ = "0.1.0"

@@ -1,0 +1,27 @@
+"""GAN models: the training model, its losses and reference architectures."""
+
+from keras_dagan.models.dcgan import dcgan_discriminator, dcgan_generator
+from keras_dagan.models.gan import AUGMENT_MODES, GAN
+from keras_dagan.models.losses import LOSSES, discriminator_loss, generator_loss
+from keras_dagan.models.resnet import (
+    ClassProjection,
+    ConditionalBatchNorm,
+    GlobalSumPooling2D,
+    resnet_discriminator,
+    resnet_generator,
+)
+
+__all__ = [
+    "AUGMENT_MODES",
+    "ClassProjection",
+    "ConditionalBatchNorm",
+    "GAN",
+    "GlobalSumPooling2D",
+    "LOSSES",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "discriminator_loss",
+    "generator_loss",
+    "resnet_discriminator",
+    "resnet_generator",
+]
