@@ -123,7 +123,7 @@ def test_training_moves_generated_distribution_toward_the_data():
         return abs(samples.mean() - 0.5)
 
     start = distance()
-    gan.fit(real_dataset(batch=16, count=64), steps_per_epoch=150, epochs=1, verbose=0)
+    gan.fit(real_dataset(batch=16, count=64), steps_per_epoch=200, epochs=1, verbose=0)
     end = distance()
     assert end < 0.5 * start, (start, end)
 
