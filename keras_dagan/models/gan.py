@@ -129,12 +129,17 @@ class GAN(keras.Model):
         self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-        probe = self._generator_inputs(ops.zeros((1, latent_dim)), ops.zeros((1,), "int32"))
-        self._ensure_built(generator, probe)
-        self._ensure_built(discriminator, self._discriminator_inputs(generator(probe), probe[1] if num_classes else None))
+        # Subclassed models create their weights on their first call.
+        probe_labels = ops.zeros((1,), "int32")
+        probe = self._generator_inputs(ops.zeros((1, latent_dim)), probe_labels)
+        if not generator.built:
+            generator(probe)
+        if not discriminator.built:
+            discriminator(self._discriminator_inputs(generator(probe), probe_labels))
         if self.ema_decay > 0:
             self._ema_generator = keras.models.clone_model(generator)
-            self._ensure_built(self._ema_generator, probe)
+            if not self._ema_generator.built:
+                self._ema_generator(probe)
             self._ema_generator.set_weights(generator.get_weights())
             self._ema_generator.trainable = False
         else:
@@ -161,12 +166,6 @@ class GAN(keras.Model):
 
     def _discriminator_inputs(self, images, labels):
         return images if self.num_classes is None else [images, labels]
-
-    @staticmethod
-    def _ensure_built(model, inputs):
-        # Subclassed models create their weights on the first call.
-        if not model.built:
-            model(inputs)
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Sets the two optimizers (call it under the strategy's scope).

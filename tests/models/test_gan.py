@@ -103,12 +103,10 @@ def test_generator_gradient_flows_through_the_augmentation(mode, factor, g_chang
     generator, discriminator = tiny_models()
     gan = compiled(GAN(generator, discriminator, LATENT, augment=Scale(factor),
                        augment_mode=mode, ema_decay=0.0))
-    before = [w.copy() for w in generator.get_weights()]
     trainable_before = [v.numpy().copy() for v in generator.trainable_variables]
     gan.fit(real_dataset(), steps_per_epoch=1, epochs=1, verbose=0)
     changed = any(not np.array_equal(a, v.numpy()) for a, v in zip(trainable_before, generator.trainable_variables))
     assert changed == g_changes
-    assert len(before) == len(generator.get_weights())
 
 
 def test_training_moves_generated_distribution_toward_the_data():
