@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from keras_dagan.augment import DiffAugment
+from keras_dagan.augment.base import BaseAugmentation
 from keras_dagan.models.dcgan import dcgan_discriminator, dcgan_generator
 from keras_dagan.models.gan import GAN
 from keras_dagan.models.losses import discriminator_loss, generator_loss
@@ -94,14 +95,30 @@ class Scale(keras.layers.Layer):
         return images * self.factor
 
 
+class ScaleAugmentation(BaseAugmentation):
+    """The same scaling as a keras_dagan layer, which GAN compiles with XLA."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        (u,) = self.draw_uniform(images, 1, seed)
+        return {"factor": ops.zeros_like(u) + self.factor}
+
+    def transform_images(self, images, transformation, training=True):
+        return images * ops.reshape(transformation["factor"], (-1, 1, 1, 1))
+
+
+@pytest.mark.parametrize("layer", [Scale, ScaleAugmentation])
 @pytest.mark.parametrize("mode,factor,g_changes", [
     ("both", 0.0, False),      # zero augmentation: no gradient reaches G
     ("both", 1.0, True),       # identity: G learns
     ("d_only", 0.0, True),     # G's update is not augmented in d_only
 ])
-def test_generator_gradient_flows_through_the_augmentation(mode, factor, g_changes):
+def test_generator_gradient_flows_through_the_augmentation(layer, mode, factor, g_changes):
     generator, discriminator = tiny_models()
-    gan = compiled(GAN(generator, discriminator, LATENT, augment=Scale(factor),
+    gan = compiled(GAN(generator, discriminator, LATENT, augment=layer(factor),
                        augment_mode=mode, ema_decay=0.0))
     trainable_before = [v.numpy().copy() for v in generator.trainable_variables]
     gan.fit(real_dataset(), steps_per_epoch=1, epochs=1, verbose=0)
