@@ -9,7 +9,6 @@ one augmented copy per further row. Prints the policy and the per-row change.
 """
 
 import os
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -18,6 +17,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_dagan.augment import DiffAugment  # noqa: E402
+from keras_dagan.files import image_grid, write_png  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "augment_demo.png", "Where to write the PNG grid.")
@@ -50,16 +50,6 @@ def read_images(paths):
     return np.stack(images)
 
 
-def write_png(path, grid):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    encoded = tf.io.encode_png(tf.cast(tf.clip_by_value((grid + 1) * 127.5, 0, 255), tf.uint8))
-    # Write next to the target and rename, so no half-written file is left.
-    with tempfile.NamedTemporaryFile(dir=directory, suffix=".png", delete=False) as tmp:
-        tmp.write(encoded.numpy())
-    os.replace(tmp.name, path)
-
-
 def main(argv):
     del argv
     images = read_images(FLAGS.images) if FLAGS.images else test_pattern()
@@ -73,10 +63,8 @@ def main(argv):
         rows.append(augmented)
         print(f"row {row + 1}: mean |augmented - original| = "
               f"{np.abs(augmented - images).mean():.3f}")
-    n, h, w, c = images.shape
-    grid = np.concatenate(rows, axis=1)  # (n, rows*h, w, c)
-    grid = np.transpose(grid, (1, 0, 2, 3)).reshape(len(rows) * h, n * w, c)
-    write_png(FLAGS.out, grid)
+    n, h, w, _ = images.shape
+    write_png(FLAGS.out, image_grid(np.concatenate(rows), columns=n))
     print(f"DiffAugment({','.join(augment.policy)!r}): wrote {FLAGS.out} "
           f"({len(rows) * h}x{n * w}; first row original)")
 

@@ -2,9 +2,10 @@
 real images for GAN training."""
 
 from keras_dagan.data.pipeline import (
+    load_dataset,
     load_image_folder,
     load_tfds,
     prepare_dataset,
 )
 
-__all__ = ["load_image_folder", "load_tfds", "prepare_dataset"]
+__all__ = ["load_dataset", "load_image_folder", "load_tfds", "prepare_dataset"]

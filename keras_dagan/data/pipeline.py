@@ -14,6 +14,9 @@ import secrets
 import numpy as np
 import tensorflow as tf
 
+from keras_dagan.data.archive import extracted_folder, is_archive
+from keras_dagan.data.subset import stratified_indices, validate_fraction
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
@@ -28,6 +31,8 @@ def prepare_dataset(
     drop_remainder=True,
     image_key="image",
     label_key="label",
+    repeat=True,
+    image_size=None,
 ):
     """Turns a dataset of single images into endless training batches.
 
@@ -65,9 +70,16 @@ def prepare_dataset(
             only makes the batch dimension static, which XLA likes.
         image_key: Key of the image when elements are dicts.
         label_key: Key of the label when elements are dicts.
+        image_size: None keeps the images' size; (height, width) resizes
+            them (area-averaged when shrinking, bilinear when enlarging)
+            before caching.
+        repeat: If True, repeat forever (training). False makes one pass
+            over the data, e.g. for evaluation; pass
+            `drop_remainder=False` too to keep a short last batch.
 
     Returns:
-        An infinite `tf.data.Dataset` of float32 image batches of shape
+        An infinite (unless `repeat=False`) `tf.data.Dataset` of float32
+        image batches of shape
         `(batch_size, height, width, channels)`, or of
         `(images, labels)` tuples with int32 labels of shape
         `(batch_size,)` when `conditional` is True.
@@ -101,12 +113,16 @@ def prepare_dataset(
     )
 
     dataset = dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE)
+    if image_size is not None:
+        dataset = dataset.map(_resizer(dataset.element_spec, tuple(image_size)),
+                              num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         dataset = dataset.cache()
     dataset = dataset.shuffle(
         shuffle_buffer, seed=seed, reshuffle_each_iteration=True
     )
-    dataset = dataset.repeat()
+    if repeat:
+        dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     # Scaling whole batches is one vectorized op instead of one per image.
     if conditional:
@@ -131,6 +147,7 @@ def load_tfds(
     conditional=False,
     flip=True,
     seed=None,
+    fraction=1.0,
     **prepare_kwargs,
 ):
     """Loads a TensorFlow Datasets dataset as endless training batches.
@@ -153,6 +170,10 @@ def load_tfds(
             0.5, as the DiffAugment paper does.
         seed: Integer seed for file and element shuffling and flipping,
             or None.
+        fraction: Share of each class to keep, in (0, 1]: a deterministic
+            class-stratified subset (`stratified_indices` with seed 0, the
+            same for every `seed`). Below 1 the split is read once, in
+            order, to learn its labels.
         **prepare_kwargs: Further arguments of `prepare_dataset`, such as
             `shuffle_buffer`, `cache`, `image_key` or `label_key`.
 
@@ -178,12 +199,14 @@ def load_tfds(
 
     # Fail before tfds spends minutes downloading.
     _check_positive_int("batch_size", batch_size)
+    validate_fraction(fraction)
     try:
         dataset = tfds.load(
             name,
             split=split,
             data_dir=data_dir,
-            shuffle_files=True,
+            # A subset is chosen by position, which needs a fixed order.
+            shuffle_files=fraction == 1.0,
             # Without a seed, tfds shuffles the files differently on
             # every run even when `seed` is set.
             read_config=tfds.ReadConfig(shuffle_seed=seed),
@@ -206,6 +229,8 @@ def load_tfds(
             "data_dir=... pointing to where it was prepared before, or "
             "load a folder of images with load_image_folder(path)."
         ) from error
+    if fraction < 1.0:
+        dataset = _stratified_subset(dataset, fraction, prepare_kwargs.get("label_key", "label"))
     return prepare_dataset(
         dataset,
         batch_size,
@@ -216,12 +241,26 @@ def load_tfds(
     )
 
 
+def _stratified_subset(dataset, fraction, label_key):
+    if not isinstance(dataset.element_spec, dict) or label_key not in dataset.element_spec:
+        labels = np.zeros(int(dataset.cardinality()) if dataset.cardinality() >= 0
+                          else sum(1 for _ in dataset), np.int64)
+    else:
+        labels = np.array([int(label) for label in dataset.map(lambda e: e[label_key])
+                           .as_numpy_iterator()])
+    keep = np.zeros(len(labels), bool)
+    keep[stratified_indices(labels, fraction)] = True
+    keep = tf.constant(keep)
+    return dataset.enumerate().filter(lambda index, _: keep[index]).map(lambda _, element: element)
+
+
 def load_image_folder(
     path,
     batch_size=64,
     conditional=False,
     flip=True,
     seed=None,
+    fraction=1.0,
     **prepare_kwargs,
 ):
     """Loads a folder of same-sized images as endless training batches.
@@ -236,7 +275,8 @@ def load_image_folder(
     always have 3 channels.
 
     Args:
-        path: The folder.
+        path: The folder, or a .tar, .tar.gz, .tgz or .zip archive of one,
+            which is unpacked once into `~/.cache/keras_dagan/extracted`.
         batch_size: Images per batch, at least 1.
         conditional: If True, yield `(images, labels)`; needs class
             subfolders.
@@ -244,8 +284,11 @@ def load_image_folder(
             0.5, as the DiffAugment paper does.
         seed: Integer seed for the file order, shuffling and flipping, or
             None.
+        fraction: Share of each class folder to keep, in (0, 1]: a
+            deterministic class-stratified subset (`stratified_indices`
+            with seed 0, the same for every `seed`).
         **prepare_kwargs: Further arguments of `prepare_dataset`, such as
-            `shuffle_buffer` or `cache`.
+            `shuffle_buffer`, `cache` or `image_size`.
 
     Returns:
         A tuple `(dataset, class_names)`: the infinite `tf.data.Dataset`
@@ -270,8 +313,15 @@ def load_image_folder(
     ```
     """
     _check_positive_int("batch_size", batch_size)
+    validate_fraction(fraction)
     path = os.fspath(path)
+    if is_archive(path):
+        path = extracted_folder(path)
     files, labels, class_names = _list_images(path)
+    if fraction < 1.0:
+        keep = stratified_indices(labels if class_names else np.zeros(len(files)), fraction)
+        files = [files[i] for i in keep]
+        labels = [labels[i] for i in keep] if class_names else []
     if conditional and not class_names:
         raise ValueError(
             f"conditional=True needs labels, but the images in {path!r} "
@@ -409,6 +459,24 @@ def _check_label_spec(spec):
             f"(1,)) per image; got {spec}. Convert one-hot labels with "
             "tf.argmax."
         )
+
+
+def _resizer(spec, size):
+    image_spec = spec[0] if isinstance(spec, tuple) else spec
+
+    def resize(image):
+        if tuple(image_spec.shape[:2]) == size:
+            return image
+        # Area averaging when shrinking avoids aliasing; it is the same as
+        # bilinear when enlarging.
+        resized = tf.image.resize(tf.cast(image, tf.float32), size, method="area", antialias=True)
+        if image_spec.dtype == tf.uint8:
+            return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+        return tf.cast(resized, image_spec.dtype)
+
+    if isinstance(spec, tuple):
+        return lambda image, label: (resize(image), label)
+    return resize
 
 
 def _to_unit_range(images):
@@ -566,3 +634,34 @@ def _raise_for_unreadable(files):
                 f"Could not read or decode image {file!r}: {reason} "
                 "Replace or delete the file."
             ) from None
+
+
+FOLDER_PREFIX = "folder:"
+
+
+def load_dataset(spec, split="train", data_dir=None, **kwargs):
+    """Loads `spec`: "folder:PATH" (an image folder) or a tfds name.
+
+    The one entry point the command-line scripts share: "folder:PATH" goes
+    to `load_image_folder(PATH, ...)` and anything else to
+    `load_tfds(spec, split=split, data_dir=data_dir, ...)`.
+
+    Args:
+        spec: "folder:PATH" or a tfds name such as "cifar10".
+        split: tfds split (ignored for folders).
+        data_dir: tfds data folder (ignored for folders).
+        **kwargs: Arguments of `load_image_folder` / `load_tfds` such as
+            `batch_size`, `conditional`, `flip`, `seed`, `repeat`.
+
+    Returns:
+        `(dataset, class_names)`; class_names is None for tfds datasets.
+
+    Example:
+
+    ```python
+    dataset, _ = load_dataset("folder:data/100-shot-obama", batch_size=32)
+    ```
+    """
+    if spec.startswith(FOLDER_PREFIX):
+        return load_image_folder(spec[len(FOLDER_PREFIX):], **kwargs)
+    return load_tfds(spec, split=split, data_dir=data_dir, **kwargs), None

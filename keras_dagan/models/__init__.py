@@ -1,5 +1,7 @@
 """GAN models: the training model, its losses and reference architectures."""
 
+from keras_dagan.models.dag import DAG, DAGDiscriminator, dag_discriminator
+from keras_dagan.models.dag_transforms import TRANSFORM_GROUPS, TRANSFORM_NAMES
 from keras_dagan.models.dcgan import dcgan_discriminator, dcgan_generator
 from keras_dagan.models.gan import AUGMENT_MODES, GAN
 from keras_dagan.models.losses import LOSSES, discriminator_loss, generator_loss
@@ -15,9 +17,14 @@ __all__ = [
     "AUGMENT_MODES",
     "ClassProjection",
     "ConditionalBatchNorm",
+    "DAG",
+    "DAGDiscriminator",
     "GAN",
     "GlobalSumPooling2D",
     "LOSSES",
+    "TRANSFORM_GROUPS",
+    "TRANSFORM_NAMES",
+    "dag_discriminator",
     "dcgan_discriminator",
     "dcgan_generator",
     "discriminator_loss",

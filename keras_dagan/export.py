@@ -1,0 +1,62 @@
+"""Exporting a trained generator as a TensorFlow SavedModel."""
+
+import keras
+import tensorflow as tf
+
+from keras_dagan.files import atomic_path
+
+
+def export_generator(gan, path):
+    """Writes the GAN's EMA generator as a SavedModel that needs no keras_dagan.
+
+    The SavedModel's `serving_default` signature takes `z`, float32
+    (N, latent_dim) (and `labels`, int32 (N,), when the GAN is conditional)
+    and returns `images`, uint8 (N, H, W, C): the generator's [-1, 1] output
+    mapped by round((x + 1) * 127.5) and clipped to [0, 255]. A second
+    signature, `metadata`, takes nothing and returns `latent_dim` and
+    `num_classes` (0 when unconditional). Load it anywhere with
+    `tf.saved_model.load(path).signatures["serving_default"]`. The folder is
+    written next to `path` and renamed, so no reader sees half an export.
+
+    Args:
+        gan: A `keras_dagan.GAN` (its `ema_generator` is exported).
+        path: Destination folder; replaced if it exists.
+
+    Example:
+
+    ```python
+    export_generator(gan, "out/generator")
+    generate = tf.saved_model.load("out/generator").signatures["serving_default"]
+    images = generate(z=tf.random.normal((16, gan.latent_dim)))["images"]
+    ```
+    """
+    generator = gan.ema_generator
+    conditional = gan.num_classes is not None
+    z_spec = tf.TensorSpec([None, gan.latent_dim], tf.float32, name="z")
+    label_spec = tf.TensorSpec([None], tf.int32, name="labels")
+
+    def to_uint8(images):
+        images = tf.cast(images, tf.float32)
+        return {"images": tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    if conditional:
+        archive.add_endpoint(
+            "serving_default",
+            lambda z, labels: to_uint8(generator([z, labels], training=False)),
+            input_signature=[z_spec, label_spec],
+        )
+    else:
+        archive.add_endpoint(
+            "serving_default",
+            lambda z: to_uint8(generator(z, training=False)),
+            input_signature=[z_spec],
+        )
+    metadata = {
+        "latent_dim": tf.constant(gan.latent_dim, tf.int32),
+        "num_classes": tf.constant(gan.num_classes or 0, tf.int32),
+    }
+    archive.add_endpoint("metadata", lambda: metadata, input_signature=[])
+    with atomic_path(path) as partial:
+        archive.write_out(partial, verbose=False)

@@ -1,0 +1,39 @@
+"""Sample-quality metrics: FID, IS and KID through TF-GAN, with streaming
+statistics, offline feature extractors and a training callback."""
+
+from keras_dagan.metrics.callback import FIDCallback
+from keras_dagan.metrics.cifar_classifier import CIFAR10_CLASSIFIER_PATH, cifar_classifier
+from keras_dagan.metrics.evaluation import (
+    generated_batches,
+    image_statistics,
+    reference_statistics,
+    score_images,
+    statistics_cache_path,
+)
+from keras_dagan.metrics.extractors import (
+    InceptionExtractor,
+    KerasClassifierExtractor,
+    cifar10_extractor,
+    inception_cache_path,
+)
+from keras_dagan.metrics.scores import frechet_distance, inception_score, kernel_distance
+from keras_dagan.metrics.statistics import FeatureStatistics
+
+__all__ = [
+    "CIFAR10_CLASSIFIER_PATH",
+    "FIDCallback",
+    "FeatureStatistics",
+    "InceptionExtractor",
+    "KerasClassifierExtractor",
+    "cifar10_extractor",
+    "cifar_classifier",
+    "frechet_distance",
+    "generated_batches",
+    "image_statistics",
+    "inception_cache_path",
+    "inception_score",
+    "kernel_distance",
+    "reference_statistics",
+    "score_images",
+    "statistics_cache_path",
+]

@@ -1,0 +1,90 @@
+"""`FIDCallback`: scores the EMA generator every N training steps."""
+
+import keras
+
+from keras_dagan.metrics.evaluation import generated_batches, score_images
+
+
+class FIDCallback(keras.callbacks.Callback):
+    """Every `every_n_steps` steps, scores `num_samples` EMA-generator samples.
+
+    FID against `real_statistics` always, IS when the extractor has logits,
+    KID when `kid=True`. The values are added to the batch logs of the step
+    they were taken at and to every later epoch's logs, so they reach
+    `History` and, when this callback comes before `keras.callbacks.TensorBoard`
+    in the callback list, TensorBoard. The noise is fixed (`seed`), so
+    successive scores differ only because the generator changed. Steps are
+    counted by the generator optimizer's `iterations`, so they continue
+    across resumed runs.
+
+    Args:
+        real_statistics: `FeatureStatistics` of the real data, from the same
+            extractor (see `reference_statistics`).
+        extractor: The feature extractor.
+        every_n_steps: Evaluation period in training steps.
+        num_samples: Generated images per evaluation.
+        batch_size: Images generated (and extracted) at once.
+        is_splits: Inception-score splits; 0 skips IS.
+        kid: Whether to compute KID too.
+        seed: Seed of the fixed noise.
+        verbose: If True, print a line with the scores at each evaluation.
+
+    Attributes:
+        history: One dict per evaluation: "step" and the scores.
+
+    Example:
+
+    ```python
+    fid = FIDCallback(real_statistics, cifar10_extractor(), every_n_steps=1000)
+    history = gan.fit(dataset, steps_per_epoch=1000, epochs=10, callbacks=[fid])
+    history.history["fid"]
+    ```
+    """
+
+    def __init__(self, real_statistics, extractor, every_n_steps, num_samples=5000,
+                 batch_size=250, is_splits=10, kid=False, seed=0, verbose=False):
+        super().__init__()
+        if not isinstance(every_n_steps, int) or every_n_steps < 1:
+            raise ValueError(f"every_n_steps must be an integer >= 1; got {every_n_steps!r}.")
+        self.real_statistics = real_statistics
+        self.extractor = extractor
+        self.every_n_steps = every_n_steps
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.is_splits = is_splits
+        self.kid = kid
+        self.seed = seed
+        self.verbose = verbose
+        self.latest = {}
+        self.history = []
+
+    def evaluate(self):
+        """Scores the model's EMA generator now and returns the scores."""
+        gan = self.model
+        generator = gan.ema_generator
+
+        def sample(z, labels):
+            inputs = z if labels is None else [z, labels]
+            return generator(inputs, training=False)
+
+        batches = generated_batches(sample, gan.latent_dim, self.num_samples, self.batch_size,
+                                    num_classes=gan.num_classes, seed=self.seed)
+        scores = score_images(self.extractor, self.real_statistics, batches, self.num_samples,
+                              is_splits=self.is_splits, kid=self.kid)
+        scores.pop("num_samples")
+        return scores
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.g_optimizer.iterations.numpy())
+        if step % self.every_n_steps == 0:
+            self.latest = self.evaluate()
+            self.history.append({"step": step, **self.latest})
+            if self.verbose:
+                scores = ", ".join(f"{name} {value:.4g}" for name, value in self.latest.items())
+                print(f"\nstep {step}: {scores}", flush=True)
+            if logs is not None:
+                logs.update(self.latest)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.latest)

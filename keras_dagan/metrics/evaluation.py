@@ -1,0 +1,196 @@
+"""Streaming evaluation: images in batches through an extractor, into scores.
+
+`image_statistics` pushes any stream of image batches through a feature
+extractor into `FeatureStatistics` (and Inception-score splits);
+`generated_batches` makes that stream from a generator; `reference_statistics`
+caches the statistics of real data; `score_generator` puts it together.
+"""
+
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from keras_dagan.metrics.scores import frechet_distance, kernel_distance, split_score
+from keras_dagan.metrics.statistics import FeatureStatistics
+
+
+def _images_of(batch):
+    if isinstance(batch, dict):
+        return batch["image"]
+    if isinstance(batch, (tuple, list)):
+        return batch[0]
+    return batch
+
+
+def image_statistics(extractor, batches, num_samples, is_splits=10, kid_samples=10_000):
+    """Runs `num_samples` images from `batches` through `extractor`.
+
+    Memory is bounded by the feature covariance, `kid_samples` feature
+    vectors and one Inception-score split of logits (num_samples / is_splits
+    rows), so 50k samples stream through.
+
+    Args:
+        extractor: A feature extractor (see `keras_dagan.metrics.extractors`).
+        batches: An iterable (e.g. a `tf.data.Dataset`) of image batches:
+            float in [-1, 1] or uint8, alone, as `(images, labels)` or as
+            `{"image": ...}` dicts. The last batch is cut to `num_samples`.
+        num_samples: How many images to use; None uses the whole (finite)
+            stream and skips IS.
+        is_splits: Inception-score splits; 0 or an extractor without logits
+            skips IS.
+        kid_samples: Feature vectors kept for KID.
+
+    Returns:
+        `(statistics, split_scores)`: the `FeatureStatistics` and the list of
+        per-split classifier scores (empty when IS is skipped).
+
+    Raises:
+        ValueError: If `batches` runs out before `num_samples` images.
+
+    Example:
+
+    ```python
+    statistics, _ = image_statistics(cifar10_extractor(), dataset, 10_000, is_splits=0)
+    ```
+    """
+    if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 2):
+        raise ValueError(f"num_samples must be an integer >= 2, or None; got {num_samples!r}.")
+    use_logits = bool(is_splits) and extractor.has_logits and num_samples is not None
+    if use_logits and not 1 <= is_splits <= num_samples:
+        raise ValueError(f"is_splits must be in [0, num_samples={num_samples}]; got {is_splits}.")
+    split_size = num_samples // is_splits if use_logits else 0
+    limit = num_samples if num_samples is not None else float("inf")
+    statistics = FeatureStatistics(kid_samples=int(min(kid_samples, limit)))
+    pending_logits, scores = [], []
+    seen = 0
+    for batch in batches:
+        images = _images_of(batch)
+        if num_samples is not None:
+            images = images[: num_samples - seen]
+        outputs = extractor(images)
+        statistics.update(outputs["features"].numpy())
+        seen += len(images)
+        if use_logits:
+            pending_logits.append(outputs["logits"].numpy())
+            pending = np.concatenate(pending_logits)
+            while len(pending) >= split_size and len(scores) < is_splits:
+                scores.append(split_score(pending[:split_size]))
+                pending = pending[split_size:]
+            pending_logits = [pending]
+        if seen >= limit:
+            return statistics, scores
+    if num_samples is None and seen >= 2:
+        return statistics, scores
+    raise ValueError(
+        f"The image stream ended after {seen} images; {num_samples or 2} were needed. "
+        "Lower num_samples or use a larger (or repeating) dataset."
+    )
+
+
+def generated_batches(sample, latent_dim, num_samples, batch_size, num_classes=None, seed=0):
+    """Yields `num_samples` generated images in batches, from fixed noise.
+
+    The same `seed` gives the same z (and labels) on every call, so scores
+    taken during training differ only because the generator changed.
+
+    Args:
+        sample: Callable `(z, labels) -> images`; labels is None when
+            unconditional.
+        latent_dim: Size of z.
+        num_samples: Total images.
+        batch_size: Images per call of `sample`.
+        num_classes: For a conditional generator: labels cycle evenly over
+            the classes. None otherwise.
+        seed: Seed of z.
+
+    Example:
+
+    ```python
+    batches = generated_batches(lambda z, y: gan.ema_generator(z), 128, 5000, 250)
+    ```
+    """
+    rng = np.random.default_rng(seed)
+    for start in range(0, num_samples, batch_size):
+        count = min(batch_size, num_samples - start)
+        z = rng.standard_normal((count, latent_dim)).astype("float32")
+        labels = None
+        if num_classes is not None:
+            labels = (np.arange(start, start + count) % num_classes).astype("int32")
+        yield sample(tf.constant(z), None if labels is None else tf.constant(labels))
+
+
+def statistics_cache_path(cache_dir, dataset, split, extractor_name, num_samples):
+    """The cache file of one dataset's reference statistics."""
+    key = "-".join(str(part) for part in (dataset, split, extractor_name, num_samples))
+    return os.path.join(cache_dir, re.sub(r"[^A-Za-z0-9_.=-]+", "_", key) + ".npz")
+
+
+def reference_statistics(extractor, batches, num_samples, cache_path=None, kid_samples=10_000):
+    """The statistics of real images, read from `cache_path` when it exists.
+
+    Otherwise computed from `batches` (see `image_statistics`) and written to
+    `cache_path` atomically. Name the file with `statistics_cache_path`, which
+    keys it by dataset, split, extractor and sample count.
+
+    Args:
+        extractor: The feature extractor.
+        batches: Real image batches (only read on a cache miss).
+        num_samples: Images to use; None for all of `batches`.
+        cache_path: `.npz` file, or None for no caching.
+        kid_samples: Feature vectors kept for KID.
+
+    Returns:
+        A `FeatureStatistics`.
+
+    Example:
+
+    ```python
+    path = statistics_cache_path("~/.cache/keras_dagan", "cifar10", "train", "inception", 50000)
+    real = reference_statistics(extractor, dataset, 50000, cache_path=path)
+    ```
+    """
+    if cache_path is not None and os.path.exists(cache_path):
+        statistics = FeatureStatistics.load(cache_path)
+        if num_samples is None or statistics.count == num_samples:
+            return statistics
+    statistics, _ = image_statistics(extractor, batches, num_samples, is_splits=0,
+                                     kid_samples=kid_samples)
+    if cache_path is not None:
+        statistics.save(cache_path)
+    return statistics
+
+
+def score_images(extractor, real_statistics, batches, num_samples, is_splits=10, kid=True):
+    """FID (and IS, KID) of `num_samples` images from `batches` against real statistics.
+
+    Args:
+        extractor: The feature extractor used for `real_statistics`.
+        real_statistics: `FeatureStatistics` of the real data.
+        batches: Image batches to score, e.g. `generated_batches(...)`.
+        num_samples: Images to score.
+        is_splits: Inception-score splits (0 skips IS).
+        kid: Whether to compute KID (needs kept real features).
+
+    Returns:
+        A dict with "fid", "num_samples", and when available "is",
+        "is_std", "kid", "kid_std".
+
+    Example:
+
+    ```python
+    scores = score_images(extractor, real, generated_batches(...), 5000)
+    ```
+    """
+    statistics, split_scores = image_statistics(
+        extractor, batches, num_samples, is_splits=is_splits,
+        kid_samples=len(real_statistics.kid_features) if kid else 0)
+    scores = {"fid": frechet_distance(real_statistics, statistics), "num_samples": num_samples}
+    if split_scores:
+        scores["is"] = float(np.mean(split_scores))
+        scores["is_std"] = float(np.std(split_scores))
+    if kid and len(real_statistics.kid_features) >= 2:
+        scores["kid"], scores["kid_std"] = kernel_distance(
+            real_statistics.kid_features, statistics.kid_features)
+    return scores

@@ -1,0 +1,118 @@
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from keras_dagan.files import write_png
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = str(ROOT / "scripts" / "train.py")
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        for index in range(12):
+            write_png(folder / name / f"{index}.png", rng.integers(0, 256, (32, 32, 3)).astype("uint8"))
+    return folder
+
+
+def tiny_run_flags(folder, out_dir, steps):
+    return [f"--dataset=folder:{folder}", f"--out_dir={out_dir}", f"--steps={steps}",
+            "--checkpoint_every=2", "--sample_every=2", "--batch_size=8", "--width=4",
+            "--latent_dim=8", "--verbose=0", "--conditional"]
+
+
+def run(flags, **kwargs):
+    return subprocess.run([sys.executable, TRAIN, *flags], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT, **kwargs)
+
+
+def checkpoint_weights(out_dir, step):
+    values = {}
+    with h5py.File(os.path.join(out_dir, "checkpoints", f"step-{step:08d}", "gan.weights.h5")) as file:
+        file.visititems(lambda name, item: values.__setitem__(name, item[()])
+                        if isinstance(item, h5py.Dataset) else None)
+    return values
+
+
+def test_killed_run_resumes_where_the_checkpoint_left_it(image_folder, tmp_path):
+    # SIGKILL a long run as soon as its first checkpoint is complete.
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, TRAIN, *tiny_run_flags(image_folder, killed, 400)],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "checkpoints" / "step-00000002").exists():
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    # Only complete checkpoints carry a final name.
+    steps = sorted(name for name in os.listdir(killed / "checkpoints") if not name.startswith("."))
+    for name in steps:
+        assert sorted(os.listdir(killed / "checkpoints" / name)) == ["gan.weights.h5", "state.json"]
+    last = int(steps[-1][len("step-"):])
+
+    resumed = run(tiny_run_flags(image_folder, killed, last + 2))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resumed from step {last}" in resumed.stdout
+    assert not [name for name in os.listdir(killed / "checkpoints") if name.startswith(".")]
+
+    straight = tmp_path / "straight"
+    result = run(tiny_run_flags(image_folder, straight, last + 2))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["resumed_from"] == 0
+    assert len(os.listdir(straight / "samples")) == (last + 2) // 2
+    assert (straight / "generator" / "saved_model.pb").exists()
+    assert glob.glob(str(straight / "logs" / "train" / "events.out.tfevents.*"))
+    # Same data position, random state, optimizers and EMA: the resumed run
+    # ends exactly where the uninterrupted one did.
+    ours, theirs = checkpoint_weights(killed, last + 2), checkpoint_weights(straight, last + 2)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--dataset=no_such_dataset_xyz"], "--dataset=no_such_dataset_xyz: Unknown tfds dataset"),
+    (["--data_fraction=1.5"], "--data_fraction=1.5 is outside (0, 1]"),
+    (["--data_fraction=0"], "--data_fraction=0.0 is outside (0, 1]"),
+    (["--arch=biggan", "--resolution=64"], "--resolution=64: --arch=biggan makes 32 pixel images"),
+    (["--steps=5", "--checkpoint_every=2"], "--steps=5 is not a multiple of --checkpoint_every=2"),
+    (["--dataset=folder:/no/such/folder"], "--dataset=folder:/no/such/folder: no such folder"),
+    (["--dag=rotation,spin"], "--dag=rotation,spin --dag_weight=1.0:"),
+])
+def test_bad_flags_stop_with_one_line(flags, message, tmp_path):
+    result = run([f"--out_dir={tmp_path}", "--steps=2", "--checkpoint_every=1", *flags])
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("train.py: error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-2000:]
+
+
+def test_empty_folder_and_unreadable_image_are_named(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run([f"--dataset=folder:{empty}", f"--out_dir={tmp_path / 'a'}"])
+    assert result.returncode == 2 and "No images" in result.stderr
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "bad.png").write_bytes(b"not an image")
+    result = run([f"--dataset=folder:{broken}", f"--out_dir={tmp_path / 'b'}"])
+    assert result.returncode == 2 and "bad.png" in result.stderr
+
+
+def test_dag_heads_train_from_the_command_line(image_folder, tmp_path):
+    result = run(tiny_run_flags(image_folder, tmp_path, 2) + ["--dag=flipping", "--sample_every=0"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = set(checkpoint_weights(tmp_path, 2))
+    assert any("head" in name for name in names), sorted(names)[:20]
