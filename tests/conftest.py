@@ -15,3 +15,19 @@ if keras.backend.backend() == "tensorflow":
     tf.config.set_logical_device_configuration(
         _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
     )
+
+    import pytest
+
+    @pytest.fixture
+    def mirrored_strategy():
+        """A MirroredStrategy over the two logical CPUs.
+
+        It reduces through one device instead of CPU collectives: with
+        collectives, a second MirroredStrategy in the same process can reuse
+        the first one's collective instance keys and abort with "Shape
+        mismatch in the collective instance".
+        """
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(
+            devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
+        )

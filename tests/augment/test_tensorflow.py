@@ -39,10 +39,10 @@ def test_call_under_xla_draws_fresh_parameters(layer_class):
 
 
 @pytest.mark.parametrize("layer_class", ALL_LAYERS)
-def test_runs_in_a_mirrored_strategy_replica(layer_class):
+def test_runs_in_a_mirrored_strategy_replica(layer_class, mirrored_strategy):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     assert len(devices) == 2, "tests/conftest.py should make two logical CPUs"
-    strategy = tf.distribute.MirroredStrategy(devices)
+    strategy = mirrored_strategy
     with strategy.scope():
         layer = layer_class(seed=2)
 

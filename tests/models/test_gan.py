@@ -239,7 +239,7 @@ def batch_norm_free_generator():
     return keras.Model(z, keras.layers.Conv2D(3, 3, padding="same", activation="tanh")(h))
 
 
-def test_first_step_matches_between_one_device_and_mirrored_strategy():
+def test_first_step_matches_between_one_device_and_mirrored_strategy(mirrored_strategy):
     # The augmentation is made outside the scope on purpose: draws must still
     # be mirrored. G has no batch norm, whose statistics are per replica.
     augment = DiffAugment()
@@ -253,7 +253,7 @@ def test_first_step_matches_between_one_device_and_mirrored_strategy():
 
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     single = first_step_logs(tf.distribute.OneDeviceStrategy(devices[0]))
-    mirrored = first_step_logs(tf.distribute.MirroredStrategy(devices))
+    mirrored = first_step_logs(mirrored_strategy)
     for name in ("d_loss", "g_loss", "d_real", "d_fake", "r1", "r_t"):
         np.testing.assert_allclose(mirrored[name][0], single[name][0], rtol=1e-4, atol=1e-9)
 
