@@ -1,6 +1,7 @@
-"""Speed of DiffAugment("color,translation,cutout"), forward + backward.
+"""Speed of DiffAugment and of the ADA pipeline, forward + backward.
 
-Compares, in one run and on the same inputs:
+DiffAugment("color,translation,cutout") is compared, in one run and on the
+same inputs, with:
   - keras_dagan: `keras_dagan.augment.DiffAugment`;
   - gather/scatter: a straightforward TensorFlow port of the reference
     implementation (tf.gather_nd over a full index grid for translation,
@@ -9,8 +10,15 @@ Compares, in one run and on the same inputs:
     RandomSaturation, RandomContrast, RandomTranslation, RandomErasing),
     which clip values and use ImageProjectiveTransform.
 
-in graph mode (`tf.function`) and under XLA (`jit_compile=True`), and prints
-milliseconds per step and ratios. Run: python benchmarks/augment_speed.py
+AdaptiveAugment("bgc") at p = 1 (every transform fires), forward + backward
+and forward only, is compared with the
+stock Keras chain of the keras.io `gan_ada` example: RandomFlip,
+RandomTranslation, RandomRotation, RandomZoom (four resamplings) and
+RandomColorJitter.
+
+Both run in graph mode (`tf.function`) and under XLA (`jit_compile=True`);
+the script prints milliseconds per step and ratios.
+Run: python benchmarks/augment_speed.py
 """
 
 import argparse
@@ -23,7 +31,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_dagan.augment import DiffAugment  # noqa: E402
+from keras_dagan.augment import AdaptiveAugment, DiffAugment  # noqa: E402
 
 
 def gather_scatter_diffaugment(x, translation_ratio=0.125, cutout_ratio=0.5):
@@ -80,6 +88,28 @@ def stock_keras_chain():
     return augment
 
 
+def stock_ada_chain():
+    """The keras.io `gan_ada` example's augmenter, with a colour jitter in
+    place of ADA's colour transforms (images in [-1, 1])."""
+    layers = [
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomTranslation(0.125, 0.125, interpolation="nearest"),
+        keras.layers.RandomRotation(0.125),
+        keras.layers.RandomZoom((-0.25, 0.0), (-0.25, 0.0)),
+        keras.layers.RandomColorJitter(
+            value_range=(-1, 1), brightness_factor=0.2, contrast_factor=0.5,
+            saturation_factor=(0.25, 0.75), hue_factor=0.5,
+        ),
+    ]
+
+    def augment(x):
+        for layer in layers:
+            x = layer(x, training=True)
+        return x
+
+    return augment
+
+
 def forward_backward(augment, jit_compile, notes):
     """A compiled step returning d sum(augment(x)^2)/dx, or only the forward
     pass (noted in `notes`) where the augmentation has no input gradient."""
@@ -109,25 +139,15 @@ def time_steps(step, x, iterations):
     return (time.perf_counter() - start) / iterations * 1000
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="interleaved timing rounds; the median is reported")
-    args = parser.parse_args()
-
-    diffaugment = DiffAugment("color,translation,cutout")
-    stock = stock_keras_chain()
-    candidates = {
-        "keras_dagan": lambda x: diffaugment(x, training=True),
-        "gather/scatter": gather_scatter_diffaugment,
-        "stock Keras": stock,
-    }
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"{os.cpu_count()} CPU cores; forward+backward ms per step (median of "
-          f"{args.rounds} interleaved rounds)")
-    print(f"{'shape':<18}{'mode':<7}" + "".join(f"{n:>16}" for n in candidates)
-          + f"{'gather/ours':>13}{'stock/ours':>12}")
-    for shape, iterations in [((64, 32, 32, 3), 30), ((16, 256, 256, 3), 5)]:
+def compare(title, candidates, shapes, rounds):
+    """Prints one table: each candidate's median ms per step in graph mode
+    and under XLA, and every other candidate's time over the first's."""
+    names = list(candidates)
+    ours = names[0]
+    print(f"\n{title}")
+    print(f"{'shape':<18}{'mode':<7}" + "".join(f"{n:>16}" for n in names)
+          + "".join(f"{n.split()[0].split('/')[0] + '/ours':>16}" for n in names[1:]))
+    for shape, iterations in shapes:
         x = tf.random.uniform(shape, -1, 1)
         for mode, jit in [("graph", False), ("XLA", True)]:
             steps, notes = {}, {name: set() for name in candidates}
@@ -140,26 +160,59 @@ def main():
                     first_line = (str(error).strip().splitlines() or [""])[0]
                     steps[name] = f"{type(error).__name__}: {first_line[:160]}"
             times = {name: [] for name in candidates}
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 for name, step in steps.items():
                     if callable(step):
                         times[name].append(time_steps(step, x, iterations))
             median = {n: float(np.median(t)) if t else None for n, t in times.items()}
             cells = "".join(
                 f"{median[n]:>16.2f}" if median[n] is not None else f"{'fails':>16}"
-                for n in candidates
+                for n in names
             )
 
             def ratio(name):
-                if median[name] is None:
+                if median[name] is None or median[ours] is None:
                     return "n/a"
-                return f"{median[name] / median['keras_dagan']:.2f}x"
+                return f"{median[name] / median[ours]:.2f}x"
 
-            print(f"{str(shape):<18}{mode:<7}{cells}{ratio('gather/scatter'):>13}"
-                  f"{ratio('stock Keras'):>12}")
+            print(f"{str(shape):<18}{mode:<7}{cells}"
+                  + "".join(f"{ratio(n):>16}" for n in names[1:]))
             for name, step in steps.items():
                 for note in sorted(notes[name]) + ([] if callable(step) else [step]):
                     print(f"    {name} under {mode}: {note}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved timing rounds; the median is reported")
+    args = parser.parse_args()
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+          f"{os.cpu_count()} CPU cores; forward+backward ms per step (median of "
+          f"{args.rounds} interleaved rounds)")
+    shapes = [((64, 32, 32, 3), 30), ((16, 256, 256, 3), 5)]
+
+    diffaugment = DiffAugment("color,translation,cutout")
+    compare(
+        'DiffAugment("color,translation,cutout")',
+        {
+            "keras_dagan": lambda x: diffaugment(x, training=True),
+            "gather/scatter": gather_scatter_diffaugment,
+            "stock Keras": stock_keras_chain(),
+        },
+        shapes, args.rounds,
+    )
+    ada = AdaptiveAugment("bgc", p=1.0)
+    compare(
+        'ADA "bgc" at p = 1',
+        {
+            "keras_dagan": lambda x: ada(x, training=True),
+            # Like for like with the stock layers, which have no gradient.
+            "forward only": lambda x: tf.stop_gradient(ada(x, training=True)),
+            "stock Keras": stock_ada_chain(),
+        },
+        shapes, args.rounds,
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ checkpoint. The last line printed is a JSON summary.
 """
 
 import json
-import math
 import os
 import sys
 
@@ -34,8 +33,14 @@ flags.DEFINE_integer("width", None, "Channel width; default: the architecture's.
 flags.DEFINE_integer("latent_dim", 128, "Size of z.")
 flags.DEFINE_bool("conditional", False, "Class-conditional G and D (needs labels).")
 # Augmentation and loss
-flags.DEFINE_enum("augment", "diffaugment", ["none", "diffaugment"], "Augmentation of D's inputs.")
+flags.DEFINE_enum("augment", "diffaugment", ["none", "diffaugment", "ada"],
+                  "Augmentation of D's inputs: DiffAugment's policy, or ADA's adaptive pipeline.")
 flags.DEFINE_string("policy", "color,translation,cutout", "DiffAugment policy.")
+flags.DEFINE_string("ada_preset", "bgc", "ADA pipeline preset: bg, bgc, bgcf, bgcfn, bgcfnc.")
+flags.DEFINE_float("ada_target", 0.6, "ADA's target for r_t = E[sign(D(real))].")
+flags.DEFINE_float("ada_kimg", 500, "ADA speed: thousands of images for p to go from 0 to 1.")
+flags.DEFINE_integer("ada_interval", 4, "ADA: steps between p updates.")
+flags.DEFINE_float("ada_p", None, "A fixed ADA probability instead of the controller (ablations).")
 flags.DEFINE_enum("augment_mode", "both", ["both", "real_only", "d_only", "none"],
                   "Which paths are augmented (the paper's ablation).")
 flags.DEFINE_list("dag", [], "DAG transformations, one D head each (e.g. rotation,cropping; "
@@ -114,6 +119,13 @@ def check_flags():
             DAG(FLAGS.dag, weight=FLAGS.dag_weight)
         except ValueError as error:
             fail(f"--dag={','.join(FLAGS.dag)} --dag_weight={FLAGS.dag_weight}: {error}")
+    if FLAGS.augment == "ada":
+        if FLAGS.ada_p is not None and not 0 <= FLAGS.ada_p <= 1:
+            fail(f"--ada_p={FLAGS.ada_p} is outside [0, 1].")
+        try:
+            adaptive_augment()
+        except ValueError as error:
+            fail(f"--augment=ada: {error}")
     if FLAGS.dataset.startswith("folder:") and not os.path.exists(FLAGS.dataset[len("folder:"):]):
         fail(f"--dataset={FLAGS.dataset}: no such folder or archive.")
 
@@ -143,6 +155,15 @@ def load_training_data():
     return dataset, num_classes
 
 
+def adaptive_augment():
+    from keras_dagan.augment import AdaptiveAugment
+
+    fixed = FLAGS.ada_p is not None
+    return AdaptiveAugment(FLAGS.ada_preset, p=FLAGS.ada_p if fixed else 0.0,
+                           target=None if fixed else FLAGS.ada_target,
+                           speed_kimg=FLAGS.ada_kimg, interval=FLAGS.ada_interval, seed=FLAGS.seed)
+
+
 def build_gan(num_classes):
     import keras
 
@@ -162,6 +183,8 @@ def build_gan(num_classes):
     augmentation = None
     if FLAGS.augment == "diffaugment":
         augmentation = augment.DiffAugment(FLAGS.policy, seed=FLAGS.seed)
+    elif FLAGS.augment == "ada":
+        augmentation = adaptive_augment()
     gan = GAN(generator, discriminator, FLAGS.latent_dim, augment=augmentation,
               augment_mode=FLAGS.augment_mode, loss=FLAGS.loss, d_steps=FLAGS.d_steps,
               r1_gamma=FLAGS.r1_gamma, ema_decay=FLAGS.ema_decay, num_classes=num_classes,

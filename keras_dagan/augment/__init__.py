@@ -1,5 +1,11 @@
 """Differentiable augmentation layers for data-efficient GAN training."""
 
+from keras_dagan.augment.adaptive import (
+    PRESETS,
+    TRANSFORM_NAMES,
+    AdaptiveAugment,
+    resolve_multipliers,
+)
 from keras_dagan.augment.base import BaseAugmentation
 from keras_dagan.augment.color import (
     RandomBrightness,
@@ -10,20 +16,26 @@ from keras_dagan.augment.color import (
 )
 from keras_dagan.augment.cutout import RandomCutout, cut_out
 from keras_dagan.augment.diff_augment import POLICY_NAMES, DiffAugment, parse_policy
+from keras_dagan.augment.resample import affine_resample
 from keras_dagan.augment.translation import RandomTranslation, translate
 
 __all__ = [
+    "AdaptiveAugment",
     "BaseAugmentation",
     "DiffAugment",
     "POLICY_NAMES",
+    "PRESETS",
     "RandomBrightness",
     "RandomColor",
     "RandomContrast",
     "RandomCutout",
     "RandomSaturation",
     "RandomTranslation",
+    "TRANSFORM_NAMES",
+    "affine_resample",
     "adjust_color",
     "cut_out",
     "parse_policy",
+    "resolve_multipliers",
     "translate",
 ]

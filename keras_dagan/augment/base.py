@@ -138,17 +138,35 @@ class BaseAugmentation(keras.layers.Layer):
         stay independent of each other).
         """
         batch_size = ops.shape(images)[0]
-        if seed is None:
-            seed = self.generator
-        if isinstance(seed, keras.random.SeedGenerator):
-            seeds = [seed] * count
-        else:
-            seeds = [derive_seed(seed, index) for index in range(count)]
+        seeds = self._draw_seeds(seed, range(count))
         # Separate (N,) draws: under XLA they beat slicing one (N, count) draw.
         return [
             keras.random.uniform((batch_size,), seed=s, dtype="float32")
             for s in seeds
         ]
+
+    def _draw_seeds(self, seed, indices):
+        """One seed per draw: the layer's or the given stream, or integers
+        derived from `seed` and each of `indices` (uniform draws use 0, 1, ...,
+        normal draws -1, -2, ..., so the two never share a seed)."""
+        if seed is None:
+            seed = self.generator
+        if isinstance(seed, keras.random.SeedGenerator):
+            return [seed] * len(indices)
+        return [derive_seed(seed, index) for index in indices]
+
+    def draw_normal(self, images, count, seed=None, sample_shape=()):
+        """`count` independent float32 draws of N(0, 1), each of shape
+        (N,) + `sample_shape`, N the batch size.
+
+        Seeds work as in `draw_uniform`; an integer seed derives different
+        seeds from those of `draw_uniform`, so uniform and normal draws made
+        with one integer seed are independent of each other.
+        """
+        batch_size = ops.shape(images)[0]
+        seeds = self._draw_seeds(seed, [-1 - index for index in range(count)])
+        shape = (batch_size,) + tuple(sample_shape)
+        return [keras.random.normal(shape, seed=s, dtype="float32") for s in seeds]
 
     def get_random_transformation(self, images, training=True, seed=None):
         raise NotImplementedError(

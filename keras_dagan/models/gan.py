@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_dagan.augment.adaptive import AdaptiveAugment
 from keras_dagan.augment.base import BaseAugmentation
 from keras_dagan.models.dag import DAG, DAGDiscriminator
 from keras_dagan.models.losses import discriminator_loss, generator_loss, validate_loss
@@ -74,7 +75,11 @@ class GAN(keras.Model):
             conditional, to logits (N, 1) or (N,).
         latent_dim: Size of z ~ N(0, I).
         augment: Any Keras layer applied to D's inputs (such as
-            `keras_dagan.augment.DiffAugment`), or None.
+            `keras_dagan.augment.DiffAugment`), or None. With an
+            `AdaptiveAugment` whose `target` is set, every train step feeds
+            its controller the sum of sign(D(real)) of the first D update
+            over the global batch, and `augment_p` (the current p) joins
+            the logs.
         augment_mode: Which paths are augmented: "both" (DiffAugment: reals
             and fakes in D's update and fakes in G's), "real_only" (reals
             only: G learns the augmented distribution), "d_only" (reals and
@@ -250,15 +255,34 @@ class GAN(keras.Model):
         global_batch = local_batch * context.num_replicas_in_sync
         step = _ReplicaDraws(context, local_batch, global_batch, self.seed_generator)
 
-        for _ in range(self.d_steps):
+        for index in range(self.d_steps):
             d_logs = self._discriminator_update(real, labels, step)
+            if index == 0:
+                self._adapt_augment_probability(d_logs["r_t"], local_batch)
         g_loss = self._generator_update(real, step)
         self._update_ema()
 
         logs = dict(d_logs, g_loss=g_loss)
         for name, tracker in self._trackers.items():
             tracker.update_state(logs[name])
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        results = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if isinstance(self.augment, AdaptiveAugment):
+            results["augment_p"] = ops.convert_to_tensor(self.augment.p)
+        return results
+
+    def _adapt_augment_probability(self, r_t, local_batch):
+        """Feeds ADA's controller the step's sum of sign(D(real)) over the
+        global batch (the first D update's reals), once per train step."""
+        if not isinstance(self.augment, AdaptiveAugment) or self.augment.target is None:
+            return
+        count = tf.cast(local_batch, "float32")
+
+        def update(strategy, sign_sum, count):
+            return self.augment.update_probability(
+                strategy.reduce("SUM", sign_sum, axis=None), strategy.reduce("SUM", count, axis=None)
+            )
+
+        tf.distribute.get_replica_context().merge_call(update, args=(r_t * count, count))
 
     def _unpack(self, data):
         if isinstance(data, dict):

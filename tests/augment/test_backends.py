@@ -1,4 +1,4 @@
-"""Runs the backend-agnostic layer tests under the torch Keras backend.
+"""Runs the backend-agnostic layer tests under the torch and JAX backends.
 
 Keras fixes its backend at import, so this needs a separate process.
 """
@@ -24,7 +24,8 @@ def test_layer_suite_passes_on_backend(backend):
     env = dict(os.environ, KERAS_BACKEND=backend)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
-         str(ROOT / "tests" / "augment" / "test_layers.py")],
+         str(ROOT / "tests" / "augment" / "test_layers.py"),
+         str(ROOT / "tests" / "augment" / "test_adaptive.py")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -1,5 +1,7 @@
 """The layers inside TensorFlow machinery: XLA, MirroredStrategy, tf.data."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,7 +10,10 @@ from keras_dagan import augment
 from tests.augment.test_layers import ALL_LAYERS, images
 
 
-@pytest.mark.parametrize("layer_class", ALL_LAYERS)
+@pytest.mark.parametrize("layer_class", ALL_LAYERS + [
+    functools.partial(augment.AdaptiveAugment, "bgc", p=1.0),
+    functools.partial(augment.AdaptiveAugment, "bgcfnc", p=1.0),
+])
 def test_xla_matches_eager_forward_and_gradient(layer_class):
     layer = layer_class()
     x = tf.constant(images((4, 16, 16, 3)))
@@ -23,8 +28,8 @@ def test_xla_matches_eager_forward_and_gradient(layer_class):
 
     eager = forward_and_gradient(x)
     compiled = tf.function(forward_and_gradient, jit_compile=True)(x)
-    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-5)
-    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-5)
+    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
+    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-4)
 
 
 @pytest.mark.parametrize("layer_class", ALL_LAYERS)

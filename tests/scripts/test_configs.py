@@ -45,3 +45,10 @@ def test_dag_rows_are_there():
     for percent in (10, 20):
         for heads in ("rotation_cropping", "rotation_cropping_translation_cutout"):
             assert f"cifar10_{percent}pct_biggan_dag_{heads}" in names
+
+
+def test_ada_rows_are_there():
+    names = {Path(c).stem for c in CONFIGS}
+    for dataset in ("cifar10", "cifar100"):
+        for percent in (100, 20, 10):
+            assert f"{dataset}_{percent}pct_biggan_ada" in names

@@ -91,6 +91,8 @@ def test_killed_run_resumes_where_the_checkpoint_left_it(image_folder, tmp_path)
     (["--steps=5", "--checkpoint_every=2"], "--steps=5 is not a multiple of --checkpoint_every=2"),
     (["--dataset=folder:/no/such/folder"], "--dataset=folder:/no/such/folder: no such folder"),
     (["--dag=rotation,spin"], "--dag=rotation,spin --dag_weight=1.0:"),
+    (["--augment=ada", "--ada_preset=xyz"], "--augment=ada:"),
+    (["--augment=ada", "--ada_p=1.5"], "--ada_p=1.5 is outside [0, 1]"),
 ])
 def test_bad_flags_stop_with_one_line(flags, message, tmp_path):
     result = run([f"--out_dir={tmp_path}", "--steps=2", "--checkpoint_every=1", *flags])
@@ -116,3 +118,14 @@ def test_dag_heads_train_from_the_command_line(image_folder, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     names = set(checkpoint_weights(tmp_path, 2))
     assert any("head" in name for name in names), sorted(names)[:20]
+
+
+def test_ada_trains_and_resumes_its_probability(image_folder, tmp_path):
+    flags = tiny_run_flags(image_folder, tmp_path, 2) + [
+        "--augment=ada", "--ada_kimg=0.1", "--ada_interval=1", "--sample_every=0"]
+    result = run(flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # p and the controller's three accumulators are part of the checkpoint.
+    weights = checkpoint_weights(tmp_path, 2)
+    assert {f"augment/vars/{index}" for index in range(4)} <= set(weights)
+    assert 0.0 <= float(weights["augment/vars/0"]) <= 1.0

@@ -1,0 +1,83 @@
+"""AdaptiveAugment inside TensorFlow machinery: XLA, tf.function,
+MirroredStrategy, weight checkpoints."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+
+from keras_dagan import augment
+from tests.augment.test_layers import images
+
+
+def test_gan_style_draws_outside_and_xla_transform_inside():
+    # keras_dagan.GAN draws with its own SeedGenerator and compiles only
+    # transform_images, which must not read the variable p.
+    layer = augment.AdaptiveAugment(p=1.0)
+    seed = keras.random.SeedGenerator(0)
+    transform = tf.function(layer.transform_images, jit_compile=True)
+    x = tf.constant(images((8, 16, 16, 3)))
+
+    @tf.function
+    def step(x):
+        return transform(x, layer.get_random_transformation(x, training=True, seed=seed))
+
+    first, second = step(x).numpy(), step(x).numpy()
+    assert not np.array_equal(first, second)
+    layer.p.assign(0.0)
+    np.testing.assert_array_equal(step(x).numpy(), x.numpy())
+
+
+def test_call_under_xla_follows_p():
+    layer = augment.AdaptiveAugment(p=0.0, seed=1)
+    call = tf.function(lambda x: layer(x), jit_compile=True)
+    x = tf.constant(images())
+    np.testing.assert_array_equal(call(x).numpy(), x.numpy())
+    layer.p.assign(1.0)
+    assert not np.array_equal(call(x).numpy(), x.numpy())
+
+
+def test_controller_in_a_compiled_function():
+    layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=2)
+    update = tf.function(layer.update_probability, jit_compile=True)
+    values = [float(update(tf.constant(64.0), tf.constant(64)).numpy()) for _ in range(4)]
+    np.testing.assert_allclose(values, [0.5, 0.628, 0.628, 0.756], atol=1e-6)
+
+
+@pytest.mark.parametrize("context", ["cross_replica", "replica"])
+def test_controller_under_mirrored_strategy(context):
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    with strategy.scope():
+        layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=1)
+
+    @tf.function
+    def step():
+        if context == "cross_replica":
+            return layer.update_probability(tf.constant(-64.0), tf.constant(64.0))
+        return strategy.run(lambda: layer.update_probability(tf.constant(-64.0), tf.constant(64.0)))
+
+    step()
+    copies = [v.numpy() for v in strategy.experimental_local_results(layer.p.value)]
+    assert len(copies) == 2
+    np.testing.assert_allclose(copies, 0.5 - 0.064, atol=1e-6)
+
+
+def test_weights_checkpoint_restores_p_and_the_accumulators(tmp_path):
+    layer = augment.AdaptiveAugment(p=0.2, target=0.6, speed_kimg=1, interval=4)
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, layer(inputs))
+    for _ in range(2):
+        layer.update_probability(64.0, 64)
+    layer.p.assign(0.3)
+    model.save_weights(tmp_path / "ada.weights.h5")
+
+    fresh = augment.AdaptiveAugment(p=0.2, target=0.6, speed_kimg=1, interval=4)
+    restored = keras.Model(inputs, fresh(inputs))
+    restored.load_weights(tmp_path / "ada.weights.h5")
+    assert abs(fresh.p.numpy() - 0.3) < 1e-7
+    assert fresh.accumulated_steps.numpy() == 2 and fresh.accumulated_images.numpy() == 128
+    for _ in range(2):  # the interval completes where it left off
+        fresh.update_probability(64.0, 64)
+    assert abs(fresh.p.numpy() - (0.3 + 0.256)) < 1e-6
