@@ -1,4 +1,6 @@
-"""Exporting a trained generator as a TensorFlow SavedModel."""
+"""Exporting a trained generator as a TensorFlow SavedModel, and loading it."""
+
+import os
 
 import keras
 import tensorflow as tf
@@ -60,3 +62,55 @@ def export_generator(gan, path):
     archive.add_endpoint("metadata", lambda: metadata, input_signature=[])
     with atomic_path(path) as partial:
         archive.write_out(partial, verbose=False)
+
+
+class ExportedGenerator:
+    """A generator written by `export_generator`, loaded with TensorFlow alone.
+
+    Args:
+        path: The SavedModel folder.
+
+    Attributes:
+        latent_dim: Size of z.
+        num_classes: Number of classes, or None when unconditional.
+
+    Raises:
+        ValueError: If `path` holds no SavedModel with a `serving_default`
+            signature taking `z` (and, when conditional, a `metadata`
+            signature).
+
+    Example:
+
+    ```python
+    generator = ExportedGenerator("out/generator")
+    images = generator.sample(tf.random.normal((4, generator.latent_dim)))  # uint8
+    ```
+    """
+
+    def __init__(self, path):
+        path = os.fspath(path)
+        if not os.path.exists(os.path.join(path, "saved_model.pb")):
+            raise ValueError(
+                f"{path} is not a SavedModel folder (no saved_model.pb); export one "
+                "with keras_dagan.export_generator(gan, path)."
+            )
+        module = tf.saved_model.load(path)
+        if "serving_default" not in module.signatures:
+            raise ValueError(f"{path} has no serving_default signature.")
+        self._serve = module.signatures["serving_default"]
+        inputs = self._serve.structured_input_signature[1]
+        self.latent_dim = int(inputs["z"].shape[-1])
+        self.num_classes = None
+        if "labels" in inputs:
+            if "metadata" not in module.signatures:
+                raise ValueError(
+                    f"{path} is conditional but has no metadata signature giving num_classes."
+                )
+            self.num_classes = int(module.signatures["metadata"]()["num_classes"])
+
+    def sample(self, z, labels=None):
+        """uint8 images (N, H, W, C) for z (N, latent_dim) [and int32 labels (N,)]."""
+        inputs = {"z": tf.convert_to_tensor(z, tf.float32)}
+        if self.num_classes is not None:
+            inputs["labels"] = tf.convert_to_tensor(labels, tf.int32)
+        return self._serve(**inputs)["images"]

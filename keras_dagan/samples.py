@@ -1,4 +1,5 @@
-"""Grids of generated samples: as PNG files and TensorBoard images."""
+"""Samples of a generator from fixed noise: batches, grids, and a callback
+that writes grids as PNG files and TensorBoard images."""
 
 import os
 
@@ -7,6 +8,43 @@ import numpy as np
 import tensorflow as tf
 
 from keras_dagan.files import image_grid, write_png
+from keras_dagan.periodic import PeriodicCallback
+
+
+def generated_batches(sample, latent_dim, num_samples, batch_size, num_classes=None, seed=0,
+                      label=None):
+    """Yields `num_samples` generated images in batches, from fixed noise.
+
+    The same `seed` gives the same z (and labels) on every call, so scores
+    and grids taken during training differ only because the generator
+    changed.
+
+    Args:
+        sample: Callable `(z, labels) -> images`; labels is None when
+            unconditional.
+        latent_dim: Size of z.
+        num_samples: Total images.
+        batch_size: Images per call of `sample`.
+        num_classes: For a conditional generator: labels cycle evenly over
+            the classes (0, 1, ..., K-1, 0, ...). None otherwise.
+        seed: Seed of z.
+        label: With `num_classes`, one class for every sample instead.
+
+    Example:
+
+    ```python
+    batches = generated_batches(lambda z, y: gan.ema_generator(z), 128, 5000, 250)
+    ```
+    """
+    rng = np.random.default_rng(seed)
+    for start in range(0, num_samples, batch_size):
+        count = min(batch_size, num_samples - start)
+        z = rng.standard_normal((count, latent_dim)).astype("float32")
+        labels = None
+        if num_classes is not None:
+            labels = np.arange(start, start + count) % num_classes if label is None else np.full(count, label)
+            labels = tf.constant(labels.astype("int32"))
+        yield sample(tf.constant(z), labels)
 
 
 def sample_grid(generator, latent_dim, num_samples=64, num_classes=None, seed=0):
@@ -30,16 +68,17 @@ def sample_grid(generator, latent_dim, num_samples=64, num_classes=None, seed=0)
     write_png("grid.png", sample_grid(gan.ema_generator, 128))
     ```
     """
-    z = np.random.default_rng(seed).standard_normal((num_samples, latent_dim)).astype("float32")
-    inputs = z
-    if num_classes is not None:
-        inputs = [z, (np.arange(num_samples) % num_classes).astype("int32")]
-    images = keras.ops.convert_to_numpy(generator(inputs, training=False)).astype("float32")
+
+    def sample(z, labels):
+        return generator(z if labels is None else [z, labels], training=False)
+
+    (images,) = generated_batches(sample, latent_dim, num_samples, num_samples, num_classes, seed)
+    images = keras.ops.convert_to_numpy(images).astype("float32")
     columns = num_classes if num_classes is not None and num_classes <= 16 else int(np.ceil(np.sqrt(num_samples)))
     return image_grid(images, columns)
 
 
-class SampleGrid(keras.callbacks.Callback):
+class SampleGrid(PeriodicCallback):
     """Every `every_n_steps` steps, writes a grid of EMA-generator samples.
 
     The grid goes to `directory/step-NNNNNNNN.png` and, when `log_dir` is
@@ -48,8 +87,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     Args:
         directory: Folder of the PNG files.
-        every_n_steps: Period in training steps (counted by the generator
-            optimizer's `iterations`).
+        every_n_steps: Period in training steps (see `PeriodicCallback`).
         num_samples: Images per grid.
         log_dir: TensorBoard log folder, or None.
         seed: Seed of the fixed noise.
@@ -62,19 +100,13 @@ class SampleGrid(keras.callbacks.Callback):
     """
 
     def __init__(self, directory, every_n_steps, num_samples=64, log_dir=None, seed=0):
-        super().__init__()
-        if not isinstance(every_n_steps, int) or every_n_steps < 1:
-            raise ValueError(f"every_n_steps must be an integer >= 1; got {every_n_steps!r}.")
+        super().__init__(every_n_steps)
         self.directory = os.fspath(directory)
-        self.every_n_steps = every_n_steps
         self.num_samples = num_samples
         self.seed = seed
         self._writer = tf.summary.create_file_writer(log_dir) if log_dir else None
 
-    def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.g_optimizer.iterations.numpy())
-        if step % self.every_n_steps:
-            return
+    def on_period(self, step, logs):
         grid = sample_grid(self.model.ema_generator, self.model.latent_dim, self.num_samples,
                            self.model.num_classes, self.seed)
         write_png(os.path.join(self.directory, f"step-{step:08d}.png"), grid)

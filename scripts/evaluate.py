@@ -52,68 +52,30 @@ def fail(message):
     sys.exit(2)
 
 
-def make_extractor():
-    from keras_dagan import metrics
-
-    if FLAGS.classifier_path:
-        if not FLAGS.classifier_layer:
-            fail("--classifier_path needs --classifier_layer=NAME (its feature layer).")
-        return metrics.KerasClassifierExtractor(
-            FLAGS.classifier_path, FLAGS.classifier_layer, FLAGS.classifier_logits_layer)
-    if FLAGS.inception_path or FLAGS.extractor == "inception":
-        return metrics.InceptionExtractor(FLAGS.inception_path)
-    return metrics.cifar10_extractor()
-
-
-def load_generator(path):
-    import tensorflow as tf
-
-    if not os.path.exists(os.path.join(path, "saved_model.pb")):
-        fail(f"--generator={path} is not a SavedModel folder (no saved_model.pb); "
-             "export one with keras_dagan.export_generator(gan, path).")
-    module = tf.saved_model.load(path)
-    if "serving_default" not in module.signatures:
-        fail(f"--generator={path} has no serving_default signature.")
-    serve = module.signatures["serving_default"]
-    inputs = serve.structured_input_signature[1]
-    latent_dim = int(inputs["z"].shape[-1])
-    num_classes = None
-    if "labels" in inputs:
-        if "metadata" not in module.signatures:
-            fail(f"--generator={path} is conditional but has no metadata "
-                 "signature giving num_classes.")
-        num_classes = int(module.signatures["metadata"]()["num_classes"])
-
-    def sample(z, labels):
-        outputs = serve(z=z) if labels is None else serve(z=z, labels=labels)
-        return outputs["images"]
-
-    return sample, latent_dim, num_classes
-
-
 def main(argv):
     del argv
-    from keras_dagan.data import load_dataset
+    from keras_dagan.export import ExportedGenerator
     from keras_dagan.metrics import (
-        generated_batches, reference_statistics, score_images, statistics_cache_path)
+        dataset_statistics, generated_batches, make_extractor, score_images)
 
     try:
-        extractor = make_extractor()
+        extractor = make_extractor(FLAGS.extractor, FLAGS.inception_path, FLAGS.classifier_path,
+                                   FLAGS.classifier_layer, FLAGS.classifier_logits_layer)
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
-    sample, latent_dim, num_classes = load_generator(FLAGS.generator)
     try:
-        real, _ = load_dataset(FLAGS.dataset, split=FLAGS.split, data_dir=FLAGS.data_dir,
-                               batch_size=FLAGS.batch_size, flip=False, repeat=False,
-                               drop_remainder=False, cache=False, seed=0)
+        generator = ExportedGenerator(FLAGS.generator)
+    except ValueError as error:
+        fail(f"--generator={error}")
+    try:
+        real_statistics = dataset_statistics(
+            extractor, FLAGS.dataset, split=FLAGS.split, data_dir=FLAGS.data_dir,
+            num_samples=FLAGS.num_real_samples or None, cache_dir=FLAGS.cache_dir,
+            batch_size=FLAGS.batch_size)
     except (ValueError, RuntimeError) as error:
         fail(f"--dataset={FLAGS.dataset}: {error}")
-    num_real = FLAGS.num_real_samples or None
-    cache = statistics_cache_path(os.path.expanduser(FLAGS.cache_dir), FLAGS.dataset, FLAGS.split,
-                                  extractor.name, num_real or "all")
-    real_statistics = reference_statistics(extractor, real, num_real, cache_path=cache)
-    fake = generated_batches(sample, latent_dim, FLAGS.num_samples, FLAGS.batch_size,
-                             num_classes=num_classes, seed=FLAGS.seed)
+    fake = generated_batches(generator.sample, generator.latent_dim, FLAGS.num_samples,
+                             FLAGS.batch_size, num_classes=generator.num_classes, seed=FLAGS.seed)
     scores = score_images(extractor, real_statistics, fake, FLAGS.num_samples,
                           is_splits=FLAGS.is_splits, kid=FLAGS.kid)
     scores["num_real_samples"] = real_statistics.count

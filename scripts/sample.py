@@ -36,42 +36,38 @@ def main(argv):
     del argv
     if not FLAGS.out and not FLAGS.npz:
         fail("nothing to write: pass --out=grid.png and/or --npz=samples.npz.")
-    if not os.path.exists(os.path.join(FLAGS.generator, "saved_model.pb")):
-        fail(f"--generator={FLAGS.generator} is not a SavedModel folder (no saved_model.pb).")
     import numpy as np
-    import tensorflow as tf
 
+    from keras_dagan.export import ExportedGenerator
     from keras_dagan.files import atomic_path, image_grid, write_png
+    from keras_dagan.samples import generated_batches
 
-    module = tf.saved_model.load(FLAGS.generator)
-    serve = module.signatures["serving_default"]
-    inputs = serve.structured_input_signature[1]
-    latent_dim = int(inputs["z"].shape[-1])
-    conditional = "labels" in inputs
-    num_classes = int(module.signatures["metadata"]()["num_classes"]) if conditional else 0
-    if FLAGS.label is not None and not 0 <= FLAGS.label < max(num_classes, 1):
+    try:
+        generator = ExportedGenerator(FLAGS.generator)
+    except ValueError as error:
+        fail(f"--generator={error}")
+    num_classes = generator.num_classes
+    if FLAGS.label is not None and (num_classes is None or not 0 <= FLAGS.label < num_classes):
         fail(f"--label={FLAGS.label}: the generator has {num_classes} classes "
-             f"(0..{num_classes - 1})" if conditional else "--label needs a conditional generator.")
-    rng = np.random.default_rng(FLAGS.seed)
-    z = rng.standard_normal((FLAGS.num, latent_dim)).astype("float32")
-    labels = None
-    if conditional:
-        labels = (np.full(FLAGS.num, FLAGS.label) if FLAGS.label is not None
-                  else np.arange(FLAGS.num) % num_classes).astype("int32")
-    chunks = []
-    for start in range(0, FLAGS.num, FLAGS.batch_size):
-        batch = {"z": tf.constant(z[start:start + FLAGS.batch_size])}
-        if conditional:
-            batch["labels"] = tf.constant(labels[start:start + FLAGS.batch_size])
-        chunks.append(serve(**batch)["images"].numpy())
-    images = np.concatenate(chunks)
+             f"(0..{num_classes - 1})" if num_classes else "--label needs a conditional generator.")
+    used_labels = []
+
+    def sample(z, labels):
+        if labels is not None:
+            used_labels.append(labels.numpy())
+        return generator.sample(z, labels)
+
+    batches = generated_batches(sample, generator.latent_dim, FLAGS.num, FLAGS.batch_size,
+                                num_classes, FLAGS.seed, FLAGS.label)
+    images = np.concatenate([batch.numpy() for batch in batches])
     if FLAGS.out:
         columns = FLAGS.columns or int(np.ceil(np.sqrt(FLAGS.num)))
         write_png(FLAGS.out, image_grid(images, columns))
     if FLAGS.npz:
         with atomic_path(FLAGS.npz) as partial:
             with open(partial, "wb") as file:
-                np.savez(file, images=images, **({"labels": labels} if conditional else {}))
+                labels = {"labels": np.concatenate(used_labels)} if used_labels else {}
+                np.savez(file, images=images, **labels)
     print(f"{FLAGS.num} samples of {images.shape[1:]} from {FLAGS.generator}: "
           + ", ".join(p for p in (FLAGS.out, FLAGS.npz) if p))
 

@@ -198,25 +198,16 @@ def build_gan(num_classes):
     return gan
 
 
-def fid_callback(num_classes):
+def fid_callback():
     from keras_dagan import metrics
-    from keras_dagan.data import load_dataset
 
-    if FLAGS.classifier_path:
-        extractor = metrics.KerasClassifierExtractor(
-            FLAGS.classifier_path, FLAGS.classifier_layer, FLAGS.classifier_logits_layer)
-    elif FLAGS.inception_path or FLAGS.extractor == "inception":
-        extractor = metrics.InceptionExtractor(FLAGS.inception_path)
-    else:
-        extractor = metrics.cifar10_extractor()
+    extractor = metrics.make_extractor(FLAGS.extractor, FLAGS.inception_path, FLAGS.classifier_path,
+                                       FLAGS.classifier_layer, FLAGS.classifier_logits_layer)
     # The reference is the whole training split, as in the papers, also when
     # training on a fraction of it.
-    real, _ = load_dataset(FLAGS.dataset, split="train", data_dir=FLAGS.data_dir,
-                           batch_size=250, flip=False, repeat=False, drop_remainder=False,
-                           cache=False, seed=0, image_size=(FLAGS.resolution, FLAGS.resolution))
-    cache = metrics.statistics_cache_path(os.path.expanduser(FLAGS.cache_dir), FLAGS.dataset,
-                                          f"train-{FLAGS.resolution}px", extractor.name, "all")
-    statistics = metrics.reference_statistics(extractor, real, None, cache_path=cache)
+    statistics = metrics.dataset_statistics(
+        extractor, FLAGS.dataset, split="train", data_dir=FLAGS.data_dir,
+        image_size=(FLAGS.resolution, FLAGS.resolution), cache_dir=FLAGS.cache_dir)
     return metrics.FIDCallback(statistics, extractor, FLAGS.eval_every,
                                num_samples=FLAGS.num_eval_samples, batch_size=250,
                                verbose=FLAGS.verbose > 0)
@@ -258,7 +249,7 @@ def main(argv):
     fid = None
     if FLAGS.eval_every:
         try:
-            fid = fid_callback(num_classes)
+            fid = fid_callback()
         except (FileNotFoundError, ValueError) as error:
             fail(str(error))
         callbacks.append(fid)

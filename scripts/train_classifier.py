@@ -3,14 +3,13 @@
     python scripts/train_classifier.py --data=../shared/data/cifar10-jpeg.tar.gz
 
 `--data` is a folder `train/<class>/*.jpg`, `test/<class>/*.jpg` (CIFAR-10
-as image files) or a .tar.gz of one. The model is written atomically to
+as image files) or a .tar/.tar.gz/.zip of one (unpacked once into
+~/.cache/keras_dagan/extracted). The model is written atomically to
 `--out` (by default the file the package ships) and its test accuracy is
 printed last.
 """
 
 import os
-import tarfile
-import tempfile
 
 from absl import app, flags
 
@@ -25,18 +24,14 @@ flags.mark_flag_as_required("data")
 FLAGS = flags.FLAGS
 
 
-def _image_root(data, scratch):
-    if os.path.isdir(data):
-        return data
-    if not tarfile.is_tarfile(data):
-        raise app.UsageError(f"--data={data} is neither a folder nor a .tar.gz archive.")
-    with tarfile.open(data) as archive:
-        archive.extractall(scratch, filter="data")
-    # The archive may wrap train/ and test/ in one top-level folder.
-    for root, folders, _ in os.walk(scratch):
-        if "train" in folders and "test" in folders:
-            return root
-    raise app.UsageError(f"--data={data} holds no train/ and test/ folders.")
+def _image_root(data):
+    from keras_dagan.data.archive import extracted_folder, is_archive
+
+    if is_archive(data):
+        data = extracted_folder(data)
+    if not (os.path.isdir(os.path.join(data, "train")) and os.path.isdir(os.path.join(data, "test"))):
+        raise app.UsageError(f"--data={FLAGS.data} holds no train/ and test/ folders.")
+    return data
 
 
 def main(argv):
@@ -50,33 +45,32 @@ def main(argv):
 
     keras.utils.set_random_seed(FLAGS.seed)
     out = FLAGS.out or CIFAR10_CLASSIFIER_PATH
-    with tempfile.TemporaryDirectory() as scratch:
-        root = _image_root(FLAGS.data, scratch)
-        train, class_names = load_image_folder(
-            os.path.join(root, "train"), batch_size=FLAGS.batch_size, conditional=True,
-            flip=True, seed=FLAGS.seed)
-        test, _ = load_image_folder(
-            os.path.join(root, "test"), batch_size=500, conditional=True, flip=False,
-            repeat=False, drop_remainder=False, shuffle_buffer=1)
-        translation = RandomTranslation(ratio=0.125, seed=FLAGS.seed)
-        train = train.map(lambda images, labels: (translation(images, training=True), labels))
-        steps = sum(len(files) for _, _, files in os.walk(os.path.join(root, "train")))
-        steps //= FLAGS.batch_size
+    root = _image_root(FLAGS.data)
+    train, class_names = load_image_folder(
+        os.path.join(root, "train"), batch_size=FLAGS.batch_size, conditional=True,
+        flip=True, seed=FLAGS.seed)
+    test, _ = load_image_folder(
+        os.path.join(root, "test"), batch_size=500, conditional=True, flip=False,
+        repeat=False, drop_remainder=False, shuffle_buffer=1)
+    translation = RandomTranslation(ratio=0.125, seed=FLAGS.seed)
+    train = train.map(lambda images, labels: (translation(images, training=True), labels))
+    steps = sum(len(files) for _, _, files in os.walk(os.path.join(root, "train")))
+    steps //= FLAGS.batch_size
 
-        model = cifar_classifier(num_classes=len(class_names))
-        schedule = keras.optimizers.schedules.CosineDecay(2e-3, FLAGS.epochs * steps)
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        model.fit(train, epochs=FLAGS.epochs, steps_per_epoch=steps, verbose=2)
-        _, accuracy = model.evaluate(test, verbose=0)
-        # Shipped without the optimizer state, which would triple the file.
-        inference = cifar_classifier(num_classes=len(class_names))
-        inference.set_weights(model.get_weights())
-        with atomic_path(out) as partial:
-            inference.save(partial)
+    model = cifar_classifier(num_classes=len(class_names))
+    schedule = keras.optimizers.schedules.CosineDecay(2e-3, FLAGS.epochs * steps)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(train, epochs=FLAGS.epochs, steps_per_epoch=steps, verbose=2)
+    _, accuracy = model.evaluate(test, verbose=0)
+    # Shipped without the optimizer state, which would triple the file.
+    inference = cifar_classifier(num_classes=len(class_names))
+    inference.set_weights(model.get_weights())
+    with atomic_path(out) as partial:
+        inference.save(partial)
     print(f"test accuracy {accuracy:.4f}; classes {class_names}; wrote {out}")
 
 

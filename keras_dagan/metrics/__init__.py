@@ -4,7 +4,7 @@ statistics, offline feature extractors and a training callback."""
 from keras_dagan.metrics.callback import FIDCallback
 from keras_dagan.metrics.cifar_classifier import CIFAR10_CLASSIFIER_PATH, cifar_classifier
 from keras_dagan.metrics.evaluation import (
-    generated_batches,
+    dataset_statistics,
     image_statistics,
     reference_statistics,
     score_images,
@@ -15,9 +15,11 @@ from keras_dagan.metrics.extractors import (
     KerasClassifierExtractor,
     cifar10_extractor,
     inception_cache_path,
+    make_extractor,
 )
 from keras_dagan.metrics.scores import frechet_distance, inception_score, kernel_distance
 from keras_dagan.metrics.statistics import FeatureStatistics
+from keras_dagan.samples import generated_batches
 
 __all__ = [
     "CIFAR10_CLASSIFIER_PATH",
@@ -27,12 +29,14 @@ __all__ = [
     "KerasClassifierExtractor",
     "cifar10_extractor",
     "cifar_classifier",
+    "dataset_statistics",
     "frechet_distance",
     "generated_batches",
     "image_statistics",
     "inception_cache_path",
     "inception_score",
     "kernel_distance",
+    "make_extractor",
     "reference_statistics",
     "score_images",
     "statistics_cache_path",

@@ -1,11 +1,11 @@
 """`FIDCallback`: scores the EMA generator every N training steps."""
 
-import keras
+from keras_dagan.metrics.evaluation import score_images
+from keras_dagan.periodic import PeriodicCallback
+from keras_dagan.samples import generated_batches
 
-from keras_dagan.metrics.evaluation import generated_batches, score_images
 
-
-class FIDCallback(keras.callbacks.Callback):
+class FIDCallback(PeriodicCallback):
     """Every `every_n_steps` steps, scores `num_samples` EMA-generator samples.
 
     FID against `real_statistics` always, IS when the extractor has logits,
@@ -13,9 +13,9 @@ class FIDCallback(keras.callbacks.Callback):
     they were taken at and to every later epoch's logs, so they reach
     `History` and, when this callback comes before `keras.callbacks.TensorBoard`
     in the callback list, TensorBoard. The noise is fixed (`seed`), so
-    successive scores differ only because the generator changed. Steps are
-    counted by the generator optimizer's `iterations`, so they continue
-    across resumed runs.
+    successive scores differ only because the generator changed. Steps count
+    on from the generator optimizer's `iterations` (see `PeriodicCallback`),
+    so they continue across resumed runs.
 
     Args:
         real_statistics: `FeatureStatistics` of the real data, from the same
@@ -43,12 +43,9 @@ class FIDCallback(keras.callbacks.Callback):
 
     def __init__(self, real_statistics, extractor, every_n_steps, num_samples=5000,
                  batch_size=250, is_splits=10, kid=False, seed=0, verbose=False):
-        super().__init__()
-        if not isinstance(every_n_steps, int) or every_n_steps < 1:
-            raise ValueError(f"every_n_steps must be an integer >= 1; got {every_n_steps!r}.")
+        super().__init__(every_n_steps)
         self.real_statistics = real_statistics
         self.extractor = extractor
-        self.every_n_steps = every_n_steps
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.is_splits = is_splits
@@ -74,16 +71,14 @@ class FIDCallback(keras.callbacks.Callback):
         scores.pop("num_samples")
         return scores
 
-    def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.g_optimizer.iterations.numpy())
-        if step % self.every_n_steps == 0:
-            self.latest = self.evaluate()
-            self.history.append({"step": step, **self.latest})
-            if self.verbose:
-                scores = ", ".join(f"{name} {value:.4g}" for name, value in self.latest.items())
-                print(f"\nstep {step}: {scores}", flush=True)
-            if logs is not None:
-                logs.update(self.latest)
+    def on_period(self, step, logs):
+        self.latest = self.evaluate()
+        self.history.append({"step": step, **self.latest})
+        if self.verbose:
+            scores = ", ".join(f"{name} {value:.4g}" for name, value in self.latest.items())
+            print(f"\nstep {step}: {scores}", flush=True)
+        if logs is not None:
+            logs.update(self.latest)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

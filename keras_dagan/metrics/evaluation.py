@@ -1,8 +1,8 @@
 """Streaming evaluation: images in batches through an extractor, into scores.
 
 `image_statistics` pushes any stream of image batches through a feature
-extractor into `FeatureStatistics` (and Inception-score splits);
-`generated_batches` makes that stream from a generator; `reference_statistics`
+extractor into `FeatureStatistics` (and Inception-score splits), for example
+the stream `keras_dagan.samples.generated_batches` makes from a generator; `reference_statistics`
 caches the statistics of real data; `score_generator` puts it together.
 """
 
@@ -10,7 +10,6 @@ import os
 import re
 
 import numpy as np
-import tensorflow as tf
 
 from keras_dagan.metrics.scores import frechet_distance, kernel_distance, split_score
 from keras_dagan.metrics.statistics import FeatureStatistics
@@ -89,38 +88,6 @@ def image_statistics(extractor, batches, num_samples, is_splits=10, kid_samples=
     )
 
 
-def generated_batches(sample, latent_dim, num_samples, batch_size, num_classes=None, seed=0):
-    """Yields `num_samples` generated images in batches, from fixed noise.
-
-    The same `seed` gives the same z (and labels) on every call, so scores
-    taken during training differ only because the generator changed.
-
-    Args:
-        sample: Callable `(z, labels) -> images`; labels is None when
-            unconditional.
-        latent_dim: Size of z.
-        num_samples: Total images.
-        batch_size: Images per call of `sample`.
-        num_classes: For a conditional generator: labels cycle evenly over
-            the classes. None otherwise.
-        seed: Seed of z.
-
-    Example:
-
-    ```python
-    batches = generated_batches(lambda z, y: gan.ema_generator(z), 128, 5000, 250)
-    ```
-    """
-    rng = np.random.default_rng(seed)
-    for start in range(0, num_samples, batch_size):
-        count = min(batch_size, num_samples - start)
-        z = rng.standard_normal((count, latent_dim)).astype("float32")
-        labels = None
-        if num_classes is not None:
-            labels = (np.arange(start, start + count) % num_classes).astype("int32")
-        yield sample(tf.constant(z), None if labels is None else tf.constant(labels))
-
-
 def statistics_cache_path(cache_dir, dataset, split, extractor_name, num_samples):
     """The cache file of one dataset's reference statistics."""
     key = "-".join(str(part) for part in (dataset, split, extractor_name, num_samples))
@@ -194,3 +161,47 @@ def score_images(extractor, real_statistics, batches, num_samples, is_splits=10,
         scores["kid"], scores["kid_std"] = kernel_distance(
             real_statistics.kid_features, statistics.kid_features)
     return scores
+
+
+def dataset_statistics(extractor, dataset, split="train", data_dir=None, num_samples=None,
+                       image_size=None, cache_dir=None, batch_size=250):
+    """`reference_statistics` of a dataset named as the scripts name it.
+
+    Loads `dataset` ("folder:PATH" or a tfds name, see
+    `keras_dagan.data.load_dataset`) in one unflipped pass, resized to
+    `image_size` if given, and caches the statistics in `cache_dir` under a
+    name keyed by dataset, split, size, extractor and sample count.
+
+    Args:
+        extractor: The feature extractor.
+        dataset: "folder:PATH" or a tfds name.
+        split: tfds split.
+        data_dir: tfds data_dir.
+        num_samples: Images to use; None for all.
+        image_size: (height, width) to resize to, or None.
+        cache_dir: Cache folder, or None for no caching.
+        batch_size: Images per extractor call.
+
+    Returns:
+        A `FeatureStatistics`.
+
+    Raises:
+        ValueError, RuntimeError: From `load_dataset` for a bad dataset.
+
+    Example:
+
+    ```python
+    real = dataset_statistics(cifar10_extractor(), "cifar10", cache_dir="~/.cache/keras_dagan")
+    ```
+    """
+    from keras_dagan.data import load_dataset
+
+    real, _ = load_dataset(dataset, split=split, data_dir=data_dir, batch_size=batch_size,
+                           flip=False, repeat=False, drop_remainder=False, cache=False, seed=0,
+                           image_size=image_size)
+    cache_path = None
+    if cache_dir is not None:
+        size = "" if image_size is None else f"-{image_size[0]}x{image_size[1]}"
+        cache_path = statistics_cache_path(os.path.expanduser(cache_dir), dataset, split + size,
+                                           extractor.name, num_samples or "all")
+    return reference_statistics(extractor, real, num_samples, cache_path=cache_path)

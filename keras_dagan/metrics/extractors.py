@@ -189,3 +189,42 @@ def cifar10_extractor():
     return KerasClassifierExtractor(
         CIFAR10_CLASSIFIER_PATH, FEATURE_LAYER, LOGITS_LAYER, name="cifar10_classifier"
     )
+
+
+def make_extractor(extractor="inception", inception_path=None, classifier_path=None,
+                   classifier_layer=None, classifier_logits_layer=None):
+    """The extractor a command line asks for.
+
+    `classifier_path` wins (a `KerasClassifierExtractor`, which then needs
+    `classifier_layer`); otherwise an `inception_path`, or `extractor`
+    "inception", gives `InceptionExtractor`, and "cifar10" the shipped
+    classifier.
+
+    Args:
+        extractor: "inception" or "cifar10".
+        inception_path: Folder of TF-GAN's Inception, or None for the
+            TF-Hub cache.
+        classifier_path: A `.keras` classifier, or None.
+        classifier_layer: Its feature layer.
+        classifier_logits_layer: Its logits layer, or None.
+
+    Raises:
+        ValueError: For an unknown `extractor` or a classifier without
+            `classifier_layer`.
+        FileNotFoundError: When the model files are missing.
+
+    Example:
+
+    ```python
+    extractor = make_extractor("cifar10")
+    ```
+    """
+    if classifier_path:
+        if not classifier_layer:
+            raise ValueError("--classifier_path needs --classifier_layer=NAME (its feature layer).")
+        return KerasClassifierExtractor(classifier_path, classifier_layer, classifier_logits_layer)
+    if inception_path or extractor == "inception":
+        return InceptionExtractor(inception_path)
+    if extractor == "cifar10":
+        return cifar10_extractor()
+    raise ValueError(f"extractor must be 'inception' or 'cifar10'; got {extractor!r}.")

@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from keras_dagan.metrics import (
     KerasClassifierExtractor,
-    generated_batches,
     image_statistics,
     inception_score,
     reference_statistics,
@@ -62,20 +61,6 @@ def test_reference_statistics_are_cached(tmp_path):
 
     second = reference_statistics(extractor(), unreadable(), 64, cache_path=path)
     np.testing.assert_array_equal(first.covariance, second.covariance)
-
-
-def test_generated_batches_are_fixed_and_cover_the_classes():
-    seen = []
-
-    def sample(z, labels):
-        seen.append(labels.numpy())
-        return z
-
-    first = np.concatenate(list(generated_batches(sample, 4, 10, 4, num_classes=3, seed=1)))
-    second = np.concatenate(list(generated_batches(sample, 4, 10, 4, num_classes=3, seed=1)))
-    assert first.shape == (10, 4)
-    np.testing.assert_array_equal(first, second)
-    np.testing.assert_array_equal(np.concatenate(seen[:3]), np.arange(10) % 3)
 
 
 def test_scores_rank_a_shifted_distribution_worse():
