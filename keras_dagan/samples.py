@@ -111,6 +111,8 @@ class SampleGrid(PeriodicCallback):
                            self.model.num_classes, self.seed)
         write_png(os.path.join(self.directory, f"step-{step:08d}.png"), grid)
         if self._writer is not None:
-            with self._writer.as_default():
+            # Keras's TensorBoard callback switches recording off between its
+            # update_freq steps; a grid is always worth recording.
+            with self._writer.as_default(), tf.summary.record_if(True):
                 tf.summary.image("samples", (grid[None] + 1) / 2, step=step)
             self._writer.flush()

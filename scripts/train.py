@@ -11,6 +11,7 @@ checkpoint. The last line printed is a JSON summary.
 """
 
 import json
+import math
 import os
 import sys
 
@@ -254,7 +255,10 @@ def main(argv):
             fail(str(error))
         callbacks.append(fid)
     # After the FID callback, so that its values reach the logs it writes.
-    callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=100))
+    # Keras's TensorBoard records only on multiples of update_freq, epoch
+    # summaries included, and our epochs end every --checkpoint_every steps.
+    callbacks.append(keras.callbacks.TensorBoard(
+        logs, update_freq=math.gcd(100, FLAGS.checkpoint_every)))
 
     interval = FLAGS.checkpoint_every
     if step < FLAGS.steps:

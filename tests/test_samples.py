@@ -30,3 +30,28 @@ def test_sample_grid_tiles_one_class_per_column():
     np.testing.assert_allclose(grid[0, ::2, 0], [0.0, 0.1, 0.2])
     np.testing.assert_allclose(grid[2, ::2, 0], [0.0, 0.1, 0.2])
 
+
+def test_sample_grid_callback_writes_pngs_and_tensorboard_images(tmp_path):
+    import glob
+
+    import keras
+    import tensorflow as tf
+
+    from keras_dagan import GAN
+    from keras_dagan.models import dcgan_discriminator, dcgan_generator
+    from keras_dagan.samples import SampleGrid
+
+    gan = GAN(dcgan_generator(8, 32, width=4), dcgan_discriminator(32, width=4), 8)
+    gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam())
+    real = np.zeros((8, 32, 32, 3), "float32")
+    callbacks = [SampleGrid(tmp_path / "png", 1, num_samples=4, log_dir=str(tmp_path / "tb")),
+                 # Records only every 100 steps; the grids must get through anyway.
+                 keras.callbacks.TensorBoard(str(tmp_path / "logs"), update_freq=100)]
+    gan.fit(tf.data.Dataset.from_tensors(real).repeat(), steps_per_epoch=2, epochs=1, verbose=0,
+            callbacks=callbacks)
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["step-00000001.png",
+                                                                     "step-00000002.png"]
+    steps = [event.step for path in glob.glob(str(tmp_path / "tb" / "events.*"))
+             for event in tf.compat.v1.train.summary_iterator(path)
+             if any(value.tag == "samples" for value in event.summary.value)]
+    assert sorted(steps) == [1, 2]

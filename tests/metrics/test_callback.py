@@ -1,3 +1,5 @@
+import glob
+
 import keras
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ def toy_extractor():
 
 
 @pytest.mark.parametrize("num_classes", [None, 3])
-def test_fid_goes_into_history(num_classes):
+def test_fid_goes_into_history_and_tensorboard(num_classes, tmp_path):
     keras.utils.set_random_seed(0)
     gan = GAN(dcgan_generator(LATENT, 32, width=4, num_classes=num_classes),
               dcgan_discriminator(32, width=4, num_classes=num_classes), LATENT,
@@ -34,12 +36,19 @@ def test_fid_goes_into_history(num_classes):
                            is_splits=2)
     elements = (real, labels) if num_classes else real
     dataset = tf.data.Dataset.from_tensor_slices(elements).batch(8).repeat()
-    history = gan.fit(dataset, steps_per_epoch=3, epochs=2, verbose=0, callbacks=[callback])
+    logs = tmp_path / "logs"
+    history = gan.fit(dataset, steps_per_epoch=3, epochs=2, verbose=0,
+                      callbacks=[callback, keras.callbacks.TensorBoard(str(logs))])
     assert len(history.history["fid"]) == 2
     assert all(np.isfinite(value) and value > 0 for value in history.history["fid"])
     # Step 2 was scored in epoch 1, step 6 in epoch 2: different generators.
     assert history.history["fid"][0] != history.history["fid"][1]
     assert history.history["is"][1] >= 1.0
+    tags = set()
+    for path in glob.glob(str(logs / "train" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"epoch_fid", "epoch_is"} <= tags
 
 
 def test_rejects_a_bad_period():

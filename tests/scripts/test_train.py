@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_dagan.files import write_png
 
@@ -129,3 +130,20 @@ def test_ada_trains_and_resumes_its_probability(image_folder, tmp_path):
     weights = checkpoint_weights(tmp_path, 2)
     assert {f"augment/vars/{index}" for index in range(4)} <= set(weights)
     assert 0.0 <= float(weights["augment/vars/0"]) <= 1.0
+
+
+def event_tags(folder):
+    tags = set()
+    for path in glob.glob(str(folder / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_mirrored_mixed_precision_run_logs_to_tensorboard(image_folder, tmp_path):
+    flags = tiny_run_flags(image_folder, tmp_path, 2) + [
+        "--strategy=mirrored", "--mixed_precision=mixed_bfloat16"]
+    result = run(flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {"epoch_d_loss", "epoch_g_loss", "epoch_r_t"} <= event_tags(tmp_path / "logs" / "train")
+    assert "samples" in event_tags(tmp_path / "logs" / "samples")
