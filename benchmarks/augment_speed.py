@@ -10,8 +10,8 @@ same inputs, with:
     RandomSaturation, RandomContrast, RandomTranslation, RandomErasing),
     which clip values and use ImageProjectiveTransform.
 
-AdaptiveAugment("bgc") at p = 1 (every transform fires), forward + backward
-and forward only, is compared with the
+AdaptiveAugment("bgc") at p = 1 (every transform fires), forward + backward,
+forward only, and forward only with antialias=False, is compared with the
 stock Keras chain of the keras.io `gan_ada` example: RandomFlip,
 RandomTranslation, RandomRotation, RandomZoom (four resamplings) and
 RandomColorJitter.
@@ -145,8 +145,8 @@ def compare(title, candidates, shapes, rounds):
     names = list(candidates)
     ours = names[0]
     print(f"\n{title}")
-    print(f"{'shape':<18}{'mode':<7}" + "".join(f"{n:>16}" for n in names)
-          + "".join(f"{n.split()[0].split('/')[0] + '/ours':>16}" for n in names[1:]))
+    print(f"{'shape':<18}{'mode':<7}" + "".join(f"{n:>22}" for n in names)
+          + "".join(f"{n.split()[0].split('/')[0] + '/ours':>18}" for n in names[1:]))
     for shape, iterations in shapes:
         x = tf.random.uniform(shape, -1, 1)
         for mode, jit in [("graph", False), ("XLA", True)]:
@@ -166,7 +166,7 @@ def compare(title, candidates, shapes, rounds):
                         times[name].append(time_steps(step, x, iterations))
             median = {n: float(np.median(t)) if t else None for n, t in times.items()}
             cells = "".join(
-                f"{median[n]:>16.2f}" if median[n] is not None else f"{'fails':>16}"
+                f"{median[n]:>22.2f}" if median[n] is not None else f"{'fails':>22}"
                 for n in names
             )
 
@@ -176,7 +176,7 @@ def compare(title, candidates, shapes, rounds):
                 return f"{median[name] / median[ours]:.2f}x"
 
             print(f"{str(shape):<18}{mode:<7}{cells}"
-                  + "".join(f"{ratio(n):>16}" for n in names[1:]))
+                  + "".join(f"{ratio(n):>18}" for n in names[1:]))
             for name, step in steps.items():
                 for note in sorted(notes[name]) + ([] if callable(step) else [step]):
                     print(f"    {name} under {mode}: {note}")
@@ -203,12 +203,15 @@ def main():
         shapes, args.rounds,
     )
     ada = AdaptiveAugment("bgc", p=1.0)
+    unfiltered = AdaptiveAugment("bgc", p=1.0, antialias=False)
     compare(
         'ADA "bgc" at p = 1',
         {
             "keras_dagan": lambda x: ada(x, training=True),
             # Like for like with the stock layers, which have no gradient.
             "forward only": lambda x: tf.stop_gradient(ada(x, training=True)),
+            # The stock layers do not anti-alias either.
+            "no-antialias forward": lambda x: tf.stop_gradient(unfiltered(x, training=True)),
             "stock Keras": stock_ada_chain(),
         },
         shapes, args.rounds,

@@ -16,7 +16,7 @@ from keras_dagan.augment.color import (
 )
 from keras_dagan.augment.cutout import RandomCutout, cut_out
 from keras_dagan.augment.diff_augment import POLICY_NAMES, DiffAugment, parse_policy
-from keras_dagan.augment.resample import affine_resample
+from keras_dagan.augment.resample import affine_resample, band_limit
 from keras_dagan.augment.translation import RandomTranslation, translate
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "RandomTranslation",
     "TRANSFORM_NAMES",
     "affine_resample",
+    "band_limit",
     "adjust_color",
     "cut_out",
     "parse_policy",

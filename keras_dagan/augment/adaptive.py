@@ -253,8 +253,10 @@ class AdaptiveAugment(BaseAugmentation):
     Rotation is a pre- and a post-rotation around the anisotropic scaling,
     each firing with probability 1 - sqrt(1 - p), so P(any rotation) = p.
     The blit and geometric transforms compose into one matrix per sample
-    and run as one resampling (2x Lanczos-3 upsampling, then bilinear
-    sampling; borders reflected: see `keras_dagan.augment.resample`); the
+    and run as one resampling (each image band-limited to what its map can
+    represent, so shrinking and turning do not alias; then 2x Lanczos-3
+    upsampling and bilinear sampling; borders reflected: see
+    `keras_dagan.augment.resample`); the
     colour transforms compose into one 4x4 matrix per sample. Single-channel
     images skip hue and saturation; colour transforms need 1 or 3 channels.
     Samples no transform of a stage fired on pass through that stage
@@ -283,6 +285,10 @@ class AdaptiveAugment(BaseAugmentation):
         multipliers: Optional dict {transform name: probability multiplier}
             overriding the preset: 0 disables a transform, other values
             scale its probability.
+        antialias: Whether the geometric resampling removes the frequencies
+            each sample's map would alias (the reference does, by 2x
+            supersampling). Turning it off is faster, and lets shrinking
+            and rotated samples alias.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -306,6 +312,7 @@ class AdaptiveAugment(BaseAugmentation):
         speed_kimg=500,
         interval=4,
         multipliers=None,
+        antialias=True,
         seed=None,
         data_format=None,
         **kwargs,
@@ -335,6 +342,7 @@ class AdaptiveAugment(BaseAugmentation):
         self.target = None if target is None else float(target)
         self.speed_kimg = float(speed_kimg)
         self.interval = interval
+        self.antialias = bool(antialias)
         self._multipliers_config = None if multipliers is None else dict(multipliers)
 
         def state(name, value):
@@ -541,7 +549,8 @@ class AdaptiveAugment(BaseAugmentation):
 
         if "geometric" in transformation:
             images = select("geometric", affine_resample(
-                images, transformation["geometric"]["matrix"], self.data_format))
+                images, transformation["geometric"]["matrix"], self.data_format,
+                antialias=self.antialias))
         if "color" in transformation:
             images = select("color", self._apply_color(images, transformation["color"]["matrix"]))
         if "filter" in transformation:
@@ -642,5 +651,6 @@ class AdaptiveAugment(BaseAugmentation):
             "speed_kimg": self.speed_kimg,
             "interval": self.interval,
             "multipliers": self._multipliers_config,
+            "antialias": self.antialias,
         })
         return config

@@ -43,3 +43,36 @@ def cutout(x, center_height, center_width, side_height, side_width):
         out[b, max(top, 0):max(top + side_height, 0),
             max(left, 0):max(left + side_width, 0)] = 0
     return out
+
+
+def band_limit(x, inverse_matrices):
+    """Each image's cosine series (DCT-I), keeping each plane wave w whose
+    frequency A^T w after the map stays within pi on both axes; float64,
+    one dense matrix per axis."""
+    n, h, w, _ = x.shape
+
+    def cosine_series(size):
+        if size == 1:  # one pixel: a constant
+            return np.zeros(1), np.ones((1, 1))
+        frequencies = np.pi * np.arange(size) / (size - 1)
+        weights = np.ones(size)
+        weights[[0, -1]] = 0.5
+        analysis = (np.cos(np.outer(frequencies, np.arange(size)))
+                    * weights[None, :] * weights[:, None] * 2 / (size - 1))
+        return frequencies, analysis
+
+    v, rows = cosine_series(h)
+    u, cols = cosine_series(w)
+    coefficients = np.einsum("lh,nhwc,kw->nlkc", rows, x.astype("float64"), cols)
+    y, xs = np.arange(h)[:, None], np.arange(w)[None, :]
+    out = np.zeros((n, h, w, x.shape[-1]))
+    for b in range(n):
+        transposed = inverse_matrices[b, :2, :2].T
+        for l in range(h):
+            for k in range(w):
+                for sign in (1, -1):
+                    wave = np.array([u[k], sign * v[l]])
+                    if np.all(np.abs(transposed @ wave) <= np.pi + 1e-6):
+                        phase = np.cos(u[k] * xs + sign * v[l] * y)
+                        out[b] += coefficients[b, l, k][None, None, :] * phase[..., None] / 2
+    return out

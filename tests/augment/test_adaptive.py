@@ -159,6 +159,81 @@ def test_resampling_matches_the_transformed_continuous_image():
     np.testing.assert_allclose(out[inside], expected[inside], atol=0.01)
 
 
+def affine(a, b, c, d):
+    """Inverse matrix with the 2x2 part [[a, b], [c, d]] (output -> input)."""
+    return np.array([[a, b, 0.0], [c, d, 0.0], [0.0, 0.0, 1.0]], "float32")
+
+
+@pytest.mark.parametrize("name, inverse", [
+    ("identity", affine(1, 0, 0, 1)),
+    ("shrink 1.6x", affine(1.6, 0, 0, 1.6)),
+    ("turn 45 degrees", affine(np.sqrt(0.5), -np.sqrt(0.5), np.sqrt(0.5), np.sqrt(0.5))),
+    ("squeeze x, stretch y", affine(1.4, 0, 0, 0.7)),
+    ("turn 30 degrees and shrink", affine(1.1, -0.7, 0.7, 1.1)),
+])
+@pytest.mark.parametrize("height, width", [(12, 16), (11, 15)])
+def test_band_limit_keeps_exactly_the_waves_the_map_can_represent(name, inverse, height, width):
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    a, b, c, d = inverse[0, 0], inverse[0, 1], inverse[1, 0], inverse[1, 1]
+    # cos(ux) cos(vy) is the sum of the waves (u, v) and (u, -v); a wave of
+    # input frequency w leaves the map with frequency A^T w.
+    for k, l in [(0, 0), (3, 2), (9, 3), (13, 5), (width - 1, height - 1), (4, 10)]:
+        u, v = np.pi * k / (width - 1), np.pi * l / (height - 1)
+        image = np.cos(u * cols) * np.cos(v * rows)
+        expected = 0
+        for sign in (1, -1):
+            kept = max(abs(a * u + sign * c * v), abs(b * u + sign * d * v)) <= np.pi + 1e-6
+            expected = expected + kept * np.cos(u * cols + sign * v * rows) / 2
+        out = numpy(augment.band_limit(image[None, :, :, None].astype("float32"), inverse[None]))
+        np.testing.assert_allclose(out[0, :, :, 0], expected, atol=1e-5, err_msg=f"{name} {k, l}")
+
+
+@pytest.mark.parametrize("shape", [(4, 9, 14, 2), (3, 8, 1, 1)])
+def test_band_limit_matches_the_dense_cosine_series(shape):
+    x = images(shape)
+    matrices = ops.convert_to_numpy(
+        augment.AdaptiveAugment("bg", p=1.0).get_random_transformation(x, seed=5)[
+            "geometric"]["matrix"])
+    expected = reference.band_limit(x, matrices.astype("float64"))
+    np.testing.assert_allclose(numpy(augment.band_limit(x, matrices)), expected, atol=1e-4)
+    channels_first = augment.band_limit(np.transpose(x, (0, 3, 1, 2)), matrices, "channels_first")
+    np.testing.assert_allclose(np.transpose(numpy(channels_first), (0, 2, 3, 1)), expected, atol=1e-4)
+
+
+def test_antialiasing_removes_what_shrinking_would_alias():
+    size = 32
+    cols = np.tile(np.arange(size), (size, 1))
+    shrink = affine(1.5, 0, 0, 1.5)[None]
+    # 0.9 pi per pixel becomes 1.35 pi after shrinking 1.5x: beyond the
+    # Nyquist limit, it can only alias (to 0.65 pi, at full amplitude).
+    stripes = np.cos(0.9 * np.pi * cols)[None, :, :, None].astype("float32")
+    aliased = numpy(augment.affine_resample(stripes, shrink, antialias=False))
+    removed = numpy(augment.affine_resample(stripes, shrink))
+    assert aliased[0, 8:-8, 8:-8].std() > 0.3
+    assert removed[0, 8:-8, 8:-8].std() < 0.02
+    # 0.5 pi becomes 0.75 pi: representable, so kept.
+    stripes = np.cos(0.5 * np.pi * cols)[None, :, :, None].astype("float32")
+    kept = numpy(augment.affine_resample(stripes, shrink))[0, :, :, 0]
+    x = np.arange(size) - (size - 1) / 2
+    expected = np.cos(0.5 * np.pi * (1.5 * x + (size - 1) / 2))
+    expected = np.tile(expected, (size, 1))[8:-8, 8:-8]
+    # Up to the interpolator's attenuation between samples (at most ~12 %
+    # at this frequency).
+    np.testing.assert_allclose(kept[8:-8, 8:-8], expected, atol=0.15)
+    assert np.corrcoef(kept[8:-8, 8:-8].ravel(), expected.ravel())[0, 1] > 0.99
+
+
+def test_antialias_off_is_the_plain_resampling():
+    layer = augment.AdaptiveAugment("bg", p=1.0, antialias=False)
+    x = images((6, 16, 16, 3))
+    params, t = draw(layer, x)
+    np.testing.assert_array_equal(
+        apply(layer, x, t),
+        numpy(augment.affine_resample(x, params["geometric"]["matrix"], antialias=False)),
+    )
+    assert augment.AdaptiveAugment.from_config(layer.get_config()).antialias is False
+
+
 def test_single_bright_pixel_lands_where_the_matrix_sends_it():
     layer = augment.AdaptiveAugment("bg", p=1.0)
     size = 32

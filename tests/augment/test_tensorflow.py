@@ -29,7 +29,9 @@ def test_xla_matches_eager_forward_and_gradient(layer_class):
     eager = forward_and_gradient(x)
     compiled = tf.function(forward_and_gradient, jit_compile=True)(x)
     np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
-    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-4)
+    # Gradients reach ~10 here and sum over whole image rows (ADA's band
+    # limit): float32 rounding differs between XLA's and eager matmuls.
+    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("layer_class", ALL_LAYERS)
