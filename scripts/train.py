@@ -42,6 +42,9 @@ flags.DEFINE_float("ada_target", 0.6, "ADA's target for r_t = E[sign(D(real))]."
 flags.DEFINE_float("ada_kimg", 500, "ADA speed: thousands of images for p to go from 0 to 1.")
 flags.DEFINE_integer("ada_interval", 4, "ADA: steps between p updates.")
 flags.DEFINE_float("ada_p", None, "A fixed ADA probability instead of the controller (ablations).")
+flags.DEFINE_boolean("ada_antialias", True,
+                     "ADA: band-limit each sample before its geometric resampling; "
+                     "--noada_antialias is faster on a CPU at large sizes and lets shrinking alias.")
 flags.DEFINE_enum("augment_mode", "both", ["both", "real_only", "d_only", "none"],
                   "Which paths are augmented (the paper's ablation).")
 flags.DEFINE_list("dag", [], "DAG transformations, one D head each (e.g. rotation,cropping; "
@@ -162,7 +165,8 @@ def adaptive_augment():
     fixed = FLAGS.ada_p is not None
     return AdaptiveAugment(FLAGS.ada_preset, p=FLAGS.ada_p if fixed else 0.0,
                            target=None if fixed else FLAGS.ada_target,
-                           speed_kimg=FLAGS.ada_kimg, interval=FLAGS.ada_interval, seed=FLAGS.seed)
+                           speed_kimg=FLAGS.ada_kimg, interval=FLAGS.ada_interval,
+                           antialias=FLAGS.ada_antialias, seed=FLAGS.seed)
 
 
 def build_gan(num_classes):

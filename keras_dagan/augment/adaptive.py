@@ -336,13 +336,18 @@ class AdaptiveAugment(BaseAugmentation):
             raise ValueError(
                 f"interval must be a positive integer (4 in the paper); got {interval!r}."
             )
+        if not isinstance(antialias, bool):
+            raise ValueError(
+                "antialias must be True (band-limit each sample before "
+                f"resampling) or False (skip it, faster); got {antialias!r}."
+            )
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.preset = preset
         self.initial_p = float(p)
         self.target = None if target is None else float(target)
         self.speed_kimg = float(speed_kimg)
         self.interval = interval
-        self.antialias = bool(antialias)
+        self.antialias = antialias
         self._multipliers_config = None if multipliers is None else dict(multipliers)
 
         def state(name, value):

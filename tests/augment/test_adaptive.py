@@ -506,6 +506,7 @@ def test_presets_and_multipliers():
     ({"target": 2}, r"target must be a number in \[0, 1\].*got 2"),
     ({"interval": 0}, "interval must be a positive integer.*got 0"),
     ({"speed_kimg": 0}, "speed_kimg must be a number > 0"),
+    ({"antialias": "no"}, "antialias must be True .* or False .*got 'no'"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -52,3 +52,12 @@ def test_ada_rows_are_there():
     for dataset in ("cifar10", "cifar100"):
         for percent in (100, 20, 10):
             assert f"{dataset}_{percent}pct_biggan_ada" in names
+
+
+@pytest.mark.parametrize("flag,antialias", [([], True), (["--noada_antialias"], False)])
+def test_ada_flags_reach_the_pipeline(train, flag, antialias):
+    train.FLAGS.unparse_flags()
+    train.FLAGS(["train.py", "--out_dir=runs/x", "--augment=ada", "--ada_preset=bg",
+                 "--ada_kimg=100"] + flag)
+    layer = train.adaptive_augment()
+    assert (layer.preset, layer.speed_kimg, layer.antialias) == ("bg", 100.0, antialias)
