@@ -52,6 +52,13 @@ HALF_PIXEL_FILTER = HALF_PIXEL_FILTER / HALF_PIXEL_FILTER.sum()
 _NYQUIST_TOLERANCE = 1e-4
 
 
+def _matrix_entries(inverse_matrices):
+    """entry(row, col): that entry of every sample's matrix, float32,
+    shaped (N, 1, 1) to broadcast over an image."""
+    matrices = ops.cast(inverse_matrices, "float32")
+    return lambda row, col: matrices[:, row, col][:, None, None]
+
+
 def _cosine_bases(size):
     """The DCT-I of one axis: frequencies (rad / pixel), the analysis
     matrix, and the cosine and sine synthesis matrices, each (size, size)
@@ -109,10 +116,7 @@ def band_limit(images, inverse_matrices, data_format="channels_last"):
     row_frequencies, row_analysis, row_cos, row_sin = _cosine_bases(height)
     col_frequencies, col_analysis, col_cos, col_sin = _cosine_bases(width)
 
-    matrices = ops.cast(inverse_matrices, "float32")
-
-    def entry(row, col):
-        return matrices[:, row, col][:, None, None]
+    entry = _matrix_entries(inverse_matrices)
 
     # Output frequencies of the waves (u, sign * v): u along x (columns),
     # v along y (rows); arrays (N, rows' frequencies, columns' frequencies).
@@ -249,13 +253,10 @@ def _source_positions(inverse_matrices, height, width):
     Returns (rows, cols), each (N, height, width) float32, in upsampled
     pixels and folded into the image by reflection.
     """
-    matrices = ops.cast(inverse_matrices, "float32")
+    entry = _matrix_entries(inverse_matrices)
     # Pixel coordinates centred on the image, as the matrices expect.
     y = (np.arange(height) - (height - 1) / 2).astype("float32")[None, :, None]
     x = (np.arange(width) - (width - 1) / 2).astype("float32")[None, None, :]
-
-    def entry(row, col):
-        return matrices[:, row, col][:, None, None]
 
     source_x = entry(0, 0) * x + entry(0, 1) * y + entry(0, 2)
     source_y = entry(1, 0) * x + entry(1, 1) * y + entry(1, 2)
@@ -345,10 +346,10 @@ def affine_resample(
     ```
     """
     images = ops.convert_to_tensor(images)
-    if antialias:
-        images = band_limit(images, inverse_matrices, data_format)
     if data_format == "channels_first":
         images = ops.transpose(images, (0, 2, 3, 1))
+    if antialias:
+        images = band_limit(images, inverse_matrices)
     _, height, width, _ = images.shape
     upsampled = _upsample(_upsample(images, 1), 2)
     rows, cols = _source_positions(inverse_matrices, height, width)
