@@ -169,6 +169,15 @@ def test_logs_hold_every_metric(loss):
     assert history["r1"][0] > 0
 
 
+@pytest.mark.parametrize("d_steps", [1, 3])
+def test_d_steps_discriminator_updates_per_generator_update(d_steps):
+    generator, discriminator = tiny_models()
+    gan = compiled(GAN(generator, discriminator, LATENT, d_steps=d_steps, ema_decay=0.0))
+    gan.fit(real_dataset(), steps_per_epoch=2, epochs=1, verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+    assert int(gan.d_optimizer.iterations.numpy()) == 2 * d_steps
+
+
 def test_r1_penalty_matches_a_direct_computation():
     generator, discriminator = tiny_models()
     gan = compiled(GAN(generator, discriminator, LATENT, augment=None, r1_gamma=10.0, ema_decay=0.0), lr=0.0)
