@@ -580,9 +580,14 @@ class AdaptiveAugment(BaseAugmentation):
             offset = ops.mean(matrix[:, :3, 3], axis=1)
             return images * ops.reshape(gain, (-1, 1, 1, 1)) + ops.reshape(offset, (-1, 1, 1, 1))
         linear, offset = matrix[:, :3, :3], matrix[:, :3, 3]
+        # Three products with the input channels, added: elementwise
+        # arithmetic that XLA fuses with the selection around it, where a
+        # per-sample 3x3 matmul (or a reduction) runs as its own slow pass.
         if self.data_format == "channels_first":
-            return ops.einsum("ndhw,ncd->nchw", images, linear) + offset[:, :, None, None]
-        return ops.einsum("nhwd,ncd->nhwc", images, linear) + offset[:, None, None, :]
+            mixed = sum(images[:, d : d + 1] * linear[:, :, d, None, None] for d in range(3))
+            return mixed + offset[:, :, None, None]
+        mixed = sum(images[..., d : d + 1] * linear[:, None, None, :, d] for d in range(3))
+        return mixed + offset[:, None, None, :]
 
     def _apply_filter(self, images, gains):
         height, width = self.image_size(images)

@@ -10,10 +10,13 @@ The reference supersamples the output 2x and lowpasses it. Here each image
 is band-limited exactly instead: its 2D cosine transform (the DCT-I, the
 Fourier series of the image reflected about its edge pixels, the same
 extension the sampling uses) is masked to the frequencies whose image under
-the sample's map stays within the output's Nyquist band, with a few small
-matmuls along each axis. Measured against ideal band-limited resampling over ADA's
-transform distribution, this is more accurate than the reference's output
-supersampling at a fraction of its cost (README.md, "ADA", has the numbers).
+the sample's map stays within the output's Nyquist band. The transform
+along each axis is split by symmetry about the axis centre into two
+half-size ones, so analysis and synthesis take four large matmuls in all,
+half the arithmetic of dense transforms. Measured against ideal
+band-limited resampling over ADA's transform distribution, this is more
+accurate than the reference's output supersampling at a fraction of its
+cost (README.md, "ADA", has the numbers).
 
 Interpolation: the image is upsampled 2x with a Lanczos-3 interpolator (even
 samples are the input pixels, odd samples are interpolated halfway between
@@ -26,9 +29,12 @@ Flips, quarter turns of square images and whole-pixel translations remove
 no frequency and land on input pixels exactly: they are lossless. The image
 is extended beyond its borders by reflection about the edge pixels (the
 reference's reflect padding), folded into the sampling coordinates so every
-shape is static: the resampling is slices, small matmuls, one gather and
+shape is static: the resampling is slices, matmuls, one gather and
 elementwise arithmetic; it compiles under XLA and is differentiable with
-respect to the images on every Keras backend.
+respect to the images on every Keras backend. The band limit and the
+column upsampling run channels first, as matmuls over the last axis; the
+rest channels last, where each gathered neighbour is one contiguous run of
+channels.
 """
 
 import keras
@@ -50,6 +56,13 @@ HALF_PIXEL_FILTER = HALF_PIXEL_FILTER / HALF_PIXEL_FILTER.sum()
 # are kept, so that rounding in composed flips and quarter turns (which map
 # the band onto itself) removes nothing.
 _NYQUIST_TOLERANCE = 1e-4
+
+
+def _working_dtype(dtype):
+    """float64 for float64 images, else float32: the band limit sums over
+    whole rows and the interpolators over several taps, too long for half
+    precision."""
+    return "float64" if keras.backend.standardize_dtype(dtype) == "float64" else "float32"
 
 
 def _matrix_entries(inverse_matrices):
@@ -77,6 +90,91 @@ def _cosine_bases(size):
     halved[[0, -1]] = 0.5
     analysis = np.cos(phases) * halved[None, :] * halved[:, None] * 2 / (size - 1)
     return frequencies, analysis, np.cos(phases), np.sin(phases)
+
+
+def _folded_bases(size):
+    """`_cosine_bases`, split by symmetry about the axis centre.
+
+    Cosines of even frequency index are symmetric about the centre and
+    those of odd index antisymmetric (sines the other way round), so each
+    transform splits into two half-size ones, on the symmetric and the
+    antisymmetric part of the axis (`_fold`): half the arithmetic.
+
+    Returns, each stacked over [symmetric, antisymmetric] and zero-padded
+    to half = ceil(size / 2) along both other axes:
+        frequencies (2, half): of the even, then the odd indices;
+        analysis (2, half, half) [pixel, frequency]: even frequencies from
+            the symmetric part, odd from the antisymmetric part;
+        cosine and sine synthesis (2, half, half) [frequency, pixel]: to
+            the symmetric, then the antisymmetric part (cosines of even and
+            odd frequencies, sines of odd and even frequencies).
+    """
+    frequencies, analysis, cosines, sines = _cosine_bases(size)
+    half, pairs = -(-size // 2), size // 2
+
+    def block(matrix, first_frequency, pixels):
+        padded = np.zeros((half, half))
+        rows = matrix[first_frequency::2, :pixels]
+        padded[: len(rows), :pixels] = rows
+        return padded
+
+    folded_frequencies = np.zeros((2, half))
+    folded_frequencies[0] = frequencies[0::2]
+    folded_frequencies[1, :pairs] = frequencies[1::2]
+    return (
+        folded_frequencies,
+        np.stack([block(analysis, 0, half).T, block(analysis, 1, pairs).T]),
+        np.stack([block(cosines, 0, half), block(cosines, 1, pairs)]),
+        np.stack([block(sines, 1, half), block(sines, 0, pairs)]),
+    )
+
+
+def _fold(x, size):
+    """(..., size) -> (2, ..., half): the parts of the last axis symmetric
+    and antisymmetric about its centre, each over the first half of the
+    axis (centre pixel included, and zero in the antisymmetric part)."""
+    pairs = size // 2
+    head = x[..., :pairs]
+    tail = ops.flip(x[..., size - pairs :], axis=-1)
+    symmetric, antisymmetric = head + tail, head - tail
+    if size % 2:
+        centre = x[..., pairs : pairs + 1]
+        symmetric = ops.concatenate([symmetric, centre], axis=-1)
+        antisymmetric = ops.concatenate([antisymmetric, ops.zeros_like(centre)], axis=-1)
+    return ops.stack([symmetric, antisymmetric])
+
+
+def _unfold(parts, height, width):
+    """The inverse of `_fold` on both axes: (column part, row part, ...,
+    half height, half width) -> (..., height, width).
+
+    Each quadrant of the image is one signed sum of the four parts: under
+    XLA this takes fewer passes over memory than unfolding one axis after
+    the other."""
+    row_pairs, column_pairs = height // 2, width // 2
+    # (symmetric or antisymmetric along x) by (along y)
+    ss, sa, as_, aa = parts[0, 0], parts[0, 1], parts[1, 0], parts[1, 1]
+    top_left = ss + sa + as_ + aa
+    top_right = ops.flip((ss + sa - as_ - aa)[..., :column_pairs], axis=-1)
+    bottom_left = ops.flip((ss - sa + as_ - aa)[..., :row_pairs, :], axis=-2)
+    bottom_right = ops.flip((ss - sa - as_ + aa)[..., :row_pairs, :column_pairs], axis=(-2, -1))
+    top = ops.concatenate([top_left, top_right], axis=-1)
+    bottom = ops.concatenate([bottom_left, bottom_right], axis=-1)
+    return ops.concatenate([top, bottom], axis=-2)
+
+
+def _reshape(x, shape):
+    """ops.reshape to a shape that may hold the unknown batch size (None)."""
+    return ops.reshape(x, tuple(-1 if size is None else size for size in shape))
+
+
+def _matmul_last(x, matrices):
+    """x (P, ..., K) times matrices (P, K, M) over the leading axis, as P
+    large matmuls: the other axes merge into rows."""
+    shape = x.shape
+    # einsum, not matmul: Keras's torch matmul returns float32 for float64.
+    product = ops.einsum("pik,pkj->pij", ops.reshape(x, (shape[0], -1, shape[-1])), matrices)
+    return _reshape(product, tuple(shape[:-1]) + (matrices.shape[-1],))
 
 
 def band_limit(images, inverse_matrices, data_format="channels_last"):
@@ -111,52 +209,83 @@ def band_limit(images, inverse_matrices, data_format="channels_last"):
     ```
     """
     images = ops.convert_to_tensor(images)
-    spatial = (2, 3) if data_format == "channels_first" else (1, 2)
-    height, width = images.shape[spatial[0]], images.shape[spatial[1]]
-    row_frequencies, row_analysis, row_cos, row_sin = _cosine_bases(height)
-    col_frequencies, col_analysis, col_cos, col_sin = _cosine_bases(width)
+    x = ops.cast(images, _working_dtype(images.dtype))
+    if data_format == "channels_last":
+        x = ops.transpose(x, (0, 3, 1, 2))
+    filtered = _band_limit_channels_first(x, inverse_matrices)
+    if data_format == "channels_last":
+        filtered = ops.transpose(filtered, (0, 2, 3, 1))
+    return ops.cast(filtered, images.dtype)
 
+
+def _band_limit_channels_first(images, inverse_matrices):
+    """`band_limit` of a (N, C, H, W) batch of float32 or float64 images."""
+    height, width = images.shape[2], images.shape[3]
+    row_frequencies, row_analysis, row_cos, row_sin = _folded_bases(height)
+    col_frequencies, col_analysis, col_cos, col_sin = _folded_bases(width)
+
+    # Coefficients are laid out (row part, column part, N, C, column
+    # frequency, row frequency), the parts those of `_fold`; the gains
+    # (N, row part, column part, column frequency, row frequency) broadcast
+    # over C once transposed.
     entry = _matrix_entries(inverse_matrices)
 
-    # Output frequencies of the waves (u, sign * v): u along x (columns),
-    # v along y (rows); arrays (N, rows' frequencies, columns' frequencies).
-    u = col_frequencies.astype("float32")[None, None, :]
-    v = row_frequencies.astype("float32")[None, :, None]
+    def entry_5d(row, col):
+        return entry(row, col)[..., None, None]
+
     limit = np.pi * (1 + _NYQUIST_TOLERANCE)
 
-    def kept(sign):
-        out_x = entry(0, 0) * u + sign * entry(1, 0) * v
-        out_y = entry(0, 1) * u + sign * entry(1, 1) * v
+    def kept(sign, row_frequencies, col_frequencies):
+        """1 where the wave (u, sign * v) survives the map, else 0."""
+        v = row_frequencies.astype("float32")[None, :, None, None, :]
+        u = col_frequencies.astype("float32")[None, None, :, :, None]
+        out_x = entry_5d(0, 0) * u + sign * entry_5d(1, 0) * v
+        out_y = entry_5d(0, 1) * u + sign * entry_5d(1, 1) * v
         inside = ops.logical_and(ops.abs(out_x) <= limit, ops.abs(out_y) <= limit)
         return ops.cast(inside, "float32")
 
-    kept_sum, kept_difference = kept(1.0), kept(-1.0)
     # cos(ux)cos(vy) = [cos(ux + vy) + cos(ux - vy)] / 2, and
     # cos(ux + vy) - cos(ux - vy) = -2 sin(ux) sin(vy).
-    cosine_gain = (kept_sum + kept_difference) / 2
-    sine_gain = (kept_difference - kept_sum) / 2
-    filters_anything = ops.any(cosine_gain < 1, axis=(1, 2))
+    cosine_gain = (kept(1.0, row_frequencies, col_frequencies)
+                   + kept(-1.0, row_frequencies, col_frequencies)) / 2
+    filters_anything = ops.any(cosine_gain < 1, axis=(1, 2, 3, 4))
+    # The sines of even frequencies are antisymmetric: in a folded axis a
+    # sine term lands in the other part than its coefficient, so its gains
+    # are drawn with the parts swapped.
+    swapped_rows, swapped_cols = row_frequencies[::-1], col_frequencies[::-1]
+    sine_gain = (kept(-1.0, swapped_rows, swapped_cols)
+                 - kept(1.0, swapped_rows, swapped_cols)) / 2
 
-    # At least float32: the transforms sum over whole rows, too long for
-    # half precision.
-    dtype = "float64" if keras.backend.standardize_dtype(images.dtype) == "float64" else "float32"
+    dtype = keras.backend.standardize_dtype(images.dtype)
 
     def matrix(array):
         return ops.convert_to_tensor(array.astype(dtype))
 
-    x = ops.cast(images, dtype)
-    if data_format == "channels_first":
-        x = ops.transpose(x, (0, 2, 3, 1))
-    coefficients = ops.einsum("vh,nhwc->nvwc", matrix(row_analysis), x)
-    coefficients = ops.einsum("uw,nvwc->nvuc", matrix(col_analysis), coefficients)
-    cosines = coefficients * ops.cast(cosine_gain, dtype)[..., None]
-    sines = coefficients * ops.cast(sine_gain, dtype)[..., None]
-    filtered = ops.einsum(
-        "vh,nvuc,uw->nhwc", matrix(row_cos), cosines, matrix(col_cos)
-    ) + ops.einsum("vh,nvuc,uw->nhwc", matrix(row_sin), sines, matrix(col_sin))
-    if data_format == "channels_first":
-        filtered = ops.transpose(filtered, (0, 3, 1, 2))
-    filtered = ops.cast(filtered, images.dtype)
+    def per_channel(gain):
+        return ops.cast(ops.transpose(gain, (1, 2, 0, 3, 4)), dtype)[:, :, :, None]
+
+    # Every matmul contracts the last axis with the batch merged into its
+    # rows: far faster on CPU than small batched matmuls.
+    x = _matmul_last(_fold(images, width), matrix(col_analysis))  # (pu, N, C, H, u)
+    x = _fold(ops.swapaxes(x, -1, -2), height)  # (pv, pu, N, C, u, H/2)
+    coefficients = _matmul_last(x, matrix(row_analysis))  # (pv, pu, N, C, u, v)
+    terms = ops.stack([
+        coefficients * per_channel(cosine_gain),
+        ops.flip(coefficients, axis=(0, 1)) * per_channel(sine_gain),
+    ])  # (cosine or sine, qy, qx, N, C, u, v), q the output's parts
+    half_synthesized = _matmul_last(
+        _reshape(terms, (4,) + tuple(terms.shape[2:])),
+        matrix(np.concatenate([row_cos, row_sin])),
+    )
+    # (cosine or sine, qy, qx, N, C, u, y) -> (qx, qy, N, C, y, cosine or
+    # sine, u): the column synthesis sums both terms in one contraction.
+    half_synthesized = _reshape(half_synthesized, (2, 2) + tuple(half_synthesized.shape[1:]))
+    half_synthesized = ops.transpose(half_synthesized, (2, 1, 3, 4, 6, 0, 5))
+    shape = half_synthesized.shape
+    half_synthesized = _reshape(half_synthesized, tuple(shape[:-2]) + (2 * shape[-1],))
+    col_synthesis = np.stack([col_cos, col_sin], axis=1).reshape(2, -1, col_cos.shape[-1])
+    filtered = _matmul_last(half_synthesized, matrix(col_synthesis))  # (qx, qy, N, C, y, x)
+    filtered = _unfold(filtered, height, width)
     return ops.where(ops.reshape(filters_anything, (-1, 1, 1, 1)), filtered, images)
 
 
@@ -187,63 +316,72 @@ def reflect_coordinates(coordinates, size):
     return last - abs(folded - last)
 
 
-# Upsampling works on blocks of this many input pixels, each block one small
-# matmul with its neighbours' edge pixels: far faster on CPU than a sum of
-# shifted slices, in graph mode and under XLA, and linear in the image size
-# where one dense matrix per axis would be quadratic.
-_BLOCK = 16
-
-
 def _axis_slice(tensor, axis, start, stop):
     index = [slice(None)] * len(tensor.shape)
     index[axis] = slice(start, stop)
     return tensor[tuple(index)]
 
 
+def _reflect_pad(images, axis, before, after):
+    """Extends `axis` by `before` and `after` pixels reflected about the
+    edge pixels. Runs of consecutive pixels are taken as one (reversed)
+    slice each: under XLA a gather would make the backward pass a slow
+    scatter, and a concatenation of few operands fuses with its neighbours."""
+    size = images.shape[axis]
+    indices = reflect_coordinates(np.arange(-before, size + after), size)
+    pieces, start = [], 0
+    while start < len(indices):
+        stop = start + 1
+        step = indices[stop] - indices[start] if stop < len(indices) else 1
+        while stop < len(indices) and abs(step) == 1 and indices[stop] - indices[stop - 1] == step:
+            stop += 1
+        low, high = sorted((indices[start], indices[stop - 1]))
+        piece = _axis_slice(images, axis, low, high + 1)
+        pieces.append(ops.flip(piece, axis=axis) if indices[start] > indices[stop - 1] else piece)
+        start = stop
+    return pieces[0] if len(pieces) == 1 else ops.concatenate(pieces, axis=axis)
+
+
+# An axis is upsampled in blocks of this many pixels, each block together
+# with its 2 + 3 neighbours multiplied by one small matrix: on CPU faster
+# than shifted slices, forward and backward, and linear in the size where
+# one dense matrix would be quadratic.
+_BLOCK = 16
+
+
 def _block_upsampling_matrix(block):
-    """(2 * block, block + 5) matrix from a block's pixels and 2 + 3
+    """(block + 5, 2 * block) matrix from a block's pixels and 2 + 3
     neighbours to its 2x samples: sample 2i is pixel i, sample 2i + 1 is
     interpolated halfway to pixel i + 1."""
-    matrix = np.zeros((2 * block, block + 5), "float32")
+    matrix = np.zeros((block + 5, 2 * block), "float32")
     for i in range(block):
-        matrix[2 * i, i + 2] = 1.0
-        matrix[2 * i + 1, i : i + 6] = HALF_PIXEL_FILTER
+        matrix[i + 2, 2 * i] = 1.0
+        matrix[i : i + 6, 2 * i + 1] = HALF_PIXEL_FILTER
     return matrix
 
 
 def _upsample(images, axis):
-    """Doubles the sampling rate along axis 1 or 2 of a channels_last batch:
-    sample 2i is pixel i, sample 2i + 1 is interpolated at i + 1/2."""
+    """Doubles the sampling rate along `axis`: sample 2i is pixel i, sample
+    2i + 1 is interpolated at i + 1/2."""
     size = images.shape[axis]
-    block = min(size, _BLOCK)
+    block = _BLOCK
     num_blocks = -(-size // block)
-    # Pixels -2 .. num_blocks * block + 2, reflected into the image, built
-    # from slices: under XLA a gather here would make the backward pass a
-    # slow scatter.
-    before = reflect_coordinates(np.arange(-2, 0), size)
-    after = reflect_coordinates(np.arange(size, num_blocks * block + 3), size)
-    padded = ops.concatenate(
-        [_axis_slice(images, axis, i, i + 1) for i in before]
-        + [images]
-        + [_axis_slice(images, axis, i, i + 1) for i in after],
-        axis=axis,
-    )
-    windows = ops.stack(
-        [
-            _axis_slice(padded, axis, start, start + block + 5)
-            for start in range(0, num_blocks * block, block)
-        ],
-        axis=axis,
-    )
+    # Window b is padded pixels [b * block, b * block + block + 5): block b
+    # and the first 5 pixels of block b + 1, cut by reshapes rather than one
+    # slice per window, so that XLA builds all windows in one pass. Past
+    # the 2 + 3 reflected pixels, the padding only fills the last block,
+    # whose extra samples are cut off.
+    padded = _reflect_pad(images, axis, 2, (num_blocks + 1) * block - size - 2)
+    outer, inner = tuple(images.shape[1:axis]), tuple(images.shape[axis + 1 :])
+    blocks = ops.reshape(padded, (-1,) + outer + (num_blocks + 1, block) + inner)
+    head = _axis_slice(blocks, axis, 0, num_blocks)
+    tail = _axis_slice(_axis_slice(blocks, axis, 1, num_blocks + 1), axis + 1, 0, 5)
+    windows = ops.concatenate([head, tail], axis=axis + 1)
+    letters = "acdefghklm"[: len(windows.shape)]
+    subscripts = f"{letters},{letters[axis + 1]}z->{letters[: axis + 1]}z{letters[axis + 2 :]}"
     matrix = ops.cast(_block_upsampling_matrix(block), images.dtype)
-    if axis == 1:
-        upsampled = ops.einsum("oj,nbjwc->nbowc", matrix, windows)
-    else:
-        upsampled = ops.einsum("oj,nhbjc->nhboc", matrix, windows)
-    shape = list(images.shape)
-    shape[0] = -1
-    shape[axis] = 2 * num_blocks * block
-    upsampled = ops.reshape(upsampled, shape)
+    upsampled = ops.einsum(subscripts, windows, matrix)
+    upsampled = ops.reshape(upsampled, (-1,) + outer + (2 * num_blocks * block,) + inner)
     return _axis_slice(upsampled, axis, 0, 2 * size)
 
 
@@ -330,8 +468,8 @@ def affine_resample(
             coordinates to input pixel coordinates; the last row is ignored.
         data_format: "channels_last" or "channels_first".
         antialias: Whether to remove the frequencies that each map would
-            alias. Turning it off saves the three matmuls per axis and lets
-            shrinking maps alias, as plain bilinear resampling does.
+            alias. Turning it off saves the band limit's four matmuls and
+            lets shrinking maps alias, as plain bilinear resampling does.
 
     Returns:
         The resampled batch, same shape and dtype. Differentiable with
@@ -346,14 +484,20 @@ def affine_resample(
     ```
     """
     images = ops.convert_to_tensor(images)
-    if data_format == "channels_first":
-        images = ops.transpose(images, (0, 2, 3, 1))
+    x = ops.cast(images, _working_dtype(images.dtype))
+    # Channels first for the band limit and the column upsampling, which
+    # run as matmuls over the last axis; channels last for the rest, where
+    # each gathered neighbour is one contiguous run of channels.
+    if data_format == "channels_last":
+        x = ops.transpose(x, (0, 3, 1, 2))
+    _, _, height, width = x.shape
     if antialias:
-        images = band_limit(images, inverse_matrices)
-    _, height, width, _ = images.shape
-    upsampled = _upsample(_upsample(images, 1), 2)
+        x = _band_limit_channels_first(x, inverse_matrices)
+    x = ops.transpose(_upsample(x, 3), (0, 2, 3, 1))
+    upsampled = _upsample(x, 1)
     rows, cols = _source_positions(inverse_matrices, height, width)
     outputs = _sample_bilinear(upsampled, rows, cols)
     if data_format == "channels_first":
         outputs = ops.transpose(outputs, (0, 3, 1, 2))
-    return outputs
+    return ops.cast(outputs, images.dtype)
+

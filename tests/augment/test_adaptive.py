@@ -41,6 +41,8 @@ def apply(layer, x, transformation):
 
 def reflect(index, size):
     """Mirror about the edge pixels: -1 -> 1, size -> size - 2."""
+    if size == 1:
+        return np.zeros_like(index)
     period = 2 * (size - 1)
     index = np.mod(index, period)
     return np.where(index < size, index, period - index)
@@ -112,6 +114,23 @@ def test_rotate90_gives_one_of_the_four_quarter_turns():
     ], axis=1)
     assert np.all(turns.sum(axis=1) == 1)
     assert turns.mean(axis=0).min() > 0.18
+
+
+@pytest.mark.parametrize("height, width", [(1, 7), (3, 5), (33, 18), (16, 16)])
+def test_whole_pixel_maps_resample_exactly_on_any_size(height, width):
+    x = images((8, height, width, 2))
+    shifts = [(0, 0), (1, 0), (0, -2), (3, 1), (-1, -1), (2, 2), (0, 1), (-3, 0)]
+    mirrors = [1, -1, 1, -1, -1, 1, -1, 1]
+    matrices = np.stack([
+        np.array([[m, 0, dx], [0, 1, dy], [0, 0, 1]], "float32")
+        for m, (dx, dy) in zip(mirrors, shifts)
+    ])
+    out = numpy(augment.affine_resample(x, matrices))
+    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
+    for n, (m, (dx, dy)) in enumerate(zip(mirrors, shifts)):
+        cols = reflect(np.round(m * (np.arange(width) - centre_x) + dx + centre_x).astype(int), width)
+        rows = reflect(np.arange(height) + dy, height)
+        np.testing.assert_allclose(out[n], x[n][rows][:, cols], atol=1e-6, err_msg=str(n))
 
 
 def test_integer_translation_is_a_reflected_whole_pixel_shift():
@@ -188,7 +207,7 @@ def test_band_limit_keeps_exactly_the_waves_the_map_can_represent(name, inverse,
         np.testing.assert_allclose(out[0, :, :, 0], expected, atol=1e-5, err_msg=f"{name} {k, l}")
 
 
-@pytest.mark.parametrize("shape", [(4, 9, 14, 2), (3, 8, 1, 1)])
+@pytest.mark.parametrize("shape", [(4, 9, 14, 2), (3, 8, 1, 1), (2, 7, 10, 3)])
 def test_band_limit_matches_the_dense_cosine_series(shape):
     x = images(shape)
     matrices = ops.convert_to_numpy(

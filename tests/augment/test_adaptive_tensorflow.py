@@ -29,6 +29,25 @@ def test_gan_style_draws_outside_and_xla_transform_inside():
     np.testing.assert_array_equal(step(x).numpy(), x.numpy())
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_resampling_takes_an_unknown_batch_size(jit_compile, antialias):
+    # Keras traces train steps with the batch dimension unknown.
+    x = images((5, 12, 10, 3))
+    layer = augment.AdaptiveAugment("bg", p=1.0)
+    matrices = layer.get_random_transformation(x, seed=3)["geometric"]["matrix"]
+    resample = tf.function(
+        lambda x, m: augment.affine_resample(x, m, antialias=antialias),
+        input_signature=[tf.TensorSpec([None, 12, 10, 3]), tf.TensorSpec([None, 3, 3])],
+        jit_compile=jit_compile,
+    )
+    np.testing.assert_allclose(
+        resample(x, matrices).numpy(),
+        augment.affine_resample(x, matrices, antialias=antialias).numpy(),
+        atol=1e-5,
+    )
+
+
 def test_call_under_xla_follows_p():
     layer = augment.AdaptiveAugment(p=0.0, seed=1)
     call = tf.function(lambda x: layer(x), jit_compile=True)
