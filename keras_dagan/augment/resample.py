@@ -329,16 +329,18 @@ def _reflect_pad(images, axis, before, after):
     scatter, and a concatenation of few operands fuses with its neighbours."""
     size = images.shape[axis]
     indices = reflect_coordinates(np.arange(-before, size + after), size)
-    pieces, start = [], 0
-    while start < len(indices):
-        stop = start + 1
-        step = indices[stop] - indices[start] if stop < len(indices) else 1
-        while stop < len(indices) and abs(step) == 1 and indices[stop] - indices[stop - 1] == step:
-            stop += 1
-        low, high = sorted((indices[start], indices[stop - 1]))
-        piece = _axis_slice(images, axis, low, high + 1)
-        pieces.append(ops.flip(piece, axis=axis) if indices[start] > indices[stop - 1] else piece)
-        start = stop
+    runs = [[indices[0]]]
+    for index in indices[1:]:
+        run = runs[-1]
+        step = index - run[-1]
+        if abs(step) == 1 and (len(run) == 1 or run[-1] - run[-2] == step):
+            run.append(index)
+        else:
+            runs.append([index])
+    pieces = []
+    for run in runs:
+        piece = _axis_slice(images, axis, min(run), max(run) + 1)
+        pieces.append(ops.flip(piece, axis=axis) if run[0] > run[-1] else piece)
     return pieces[0] if len(pieces) == 1 else ops.concatenate(pieces, axis=axis)
 
 
