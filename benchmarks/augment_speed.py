@@ -207,12 +207,13 @@ def main():
     compare(
         'ADA "bgc" at p = 1',
         {
-            "keras_dagan": lambda x: ada(x, training=True),
-            # Like for like with the stock layers, which have no gradient.
-            "forward only": lambda x: tf.stop_gradient(ada(x, training=True)),
+            # Forward only, like for like with the stock layers, which have
+            # no gradient: the ratio columns compare forward passes.
+            "keras_dagan forward": lambda x: tf.stop_gradient(ada(x, training=True)),
             # The stock layers do not anti-alias either.
             "no-antialias forward": lambda x: tf.stop_gradient(unfiltered(x, training=True)),
             "stock Keras": stock_ada_chain(),
+            "forward+backward": lambda x: ada(x, training=True),
         },
         shapes, args.rounds,
     )

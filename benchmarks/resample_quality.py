@@ -6,9 +6,10 @@ with the sym6 wavelet lowpass, samples bilinearly on a 2x output grid, and
 lowpasses and decimates that grid back, with the same filter. The scheme is
 measured with sym6 and with the symmetric CDF 9/7 pair, each with its
 samples placed at the filter's centre of mass (its best alignment). keras_dagan
-instead band-limits each image exactly, in its cosine transform, to the
-frequencies its map can represent, then upsamples 2x (Lanczos-3) and samples
-bilinearly once per output pixel (`keras_dagan.augment.affine_resample`).
+instead band-limits each image in its cosine transform to the frequencies
+its map can represent (`keras_dagan.augment.band_limit`), then upsamples 2x
+(Lanczos-3) and samples bilinearly once per output pixel
+(`keras_dagan.augment.affine_resample`).
 
 Accuracy: the test images are random cosine series (exactly band-limited,
 reflect-symmetric like the padding both methods use), with a 1/f or a white

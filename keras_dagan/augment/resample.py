@@ -7,16 +7,17 @@ Anti-aliasing: a map that shrinks the image (or turns it, so the corners of
 its spectrum leave the output's band) would fold the input's highest
 frequencies back as aliases, artifacts the discriminator can learn from.
 The reference supersamples the output 2x and lowpasses it. Here each image
-is band-limited exactly instead: its 2D cosine transform (the DCT-I, the
-Fourier series of the image reflected about its edge pixels, the same
-extension the sampling uses) is masked to the frequencies whose image under
-the sample's map stays within the output's Nyquist band. The transform
-along each axis is split by symmetry about the axis centre into two
-half-size ones, so analysis and synthesis take four large matmuls in all,
-half the arithmetic of dense transforms. Measured against ideal
-band-limited resampling over ADA's transform distribution, this is more
-accurate than the reference's output supersampling at a fraction of its
-cost (README.md, "ADA", has the numbers).
+is band-limited in its 2D cosine transform instead (the DCT-I, the Fourier
+series of the image reflected about its edge pixels, the same extension the
+sampling uses): each product of cosines is scaled by the share of its two
+plane waves whose frequency after the sample's map stays within the
+output's Nyquist band (`band_limit`). The transform along each axis is
+split by symmetry about the axis centre into two half-size ones, so
+analysis and synthesis take four large matmuls in all, half the arithmetic
+of dense transforms. Measured against ideal band-limited resampling over
+ADA's transform distribution, this is more accurate than the reference's
+output supersampling at a fraction of its cost (README.md, "ADA", has the
+numbers).
 
 Interpolation: the image is upsampled 2x with a Lanczos-3 interpolator (even
 samples are the input pixels, odd samples are interpolated halfway between
@@ -73,15 +74,14 @@ def _matrix_entries(inverse_matrices):
 
 
 def _cosine_bases(size):
-    """The DCT-I of one axis: frequencies (rad / pixel), the analysis
-    matrix, and the cosine and sine synthesis matrices, each (size, size)
-    indexed [frequency, pixel].
+    """The DCT-I of one axis: frequencies (rad / pixel), and the analysis and
+    synthesis matrices, each (size, size) indexed [frequency, pixel].
 
-    Analysis then cosine synthesis is the identity: the transform is the
-    Fourier series of the axis extended by reflection about its end pixels.
+    Analysis then synthesis is the identity: the transform is the Fourier
+    series of the axis extended by reflection about its end pixels.
     """
     if size == 1:
-        return np.zeros(1), np.ones((1, 1)), np.ones((1, 1)), np.zeros((1, 1))
+        return np.zeros(1), np.ones((1, 1)), np.ones((1, 1))
     frequencies = np.pi * np.arange(size) / (size - 1)
     phases = np.outer(frequencies, np.arange(size))
     # The end samples (and the end frequencies) count half: they are not
@@ -89,27 +89,24 @@ def _cosine_bases(size):
     halved = np.ones(size)
     halved[[0, -1]] = 0.5
     analysis = np.cos(phases) * halved[None, :] * halved[:, None] * 2 / (size - 1)
-    return frequencies, analysis, np.cos(phases), np.sin(phases)
+    return frequencies, analysis, np.cos(phases)
 
 
 def _folded_bases(size):
     """`_cosine_bases`, split by symmetry about the axis centre.
 
     Cosines of even frequency index are symmetric about the centre and
-    those of odd index antisymmetric (sines the other way round), so each
-    transform splits into two half-size ones, on the symmetric and the
-    antisymmetric part of the axis (`_fold`): half the arithmetic.
+    those of odd index antisymmetric, so each transform splits into two
+    half-size ones, on the symmetric and the antisymmetric part of the axis
+    (`_fold`): half the arithmetic.
 
     Returns, each stacked over [symmetric, antisymmetric] and zero-padded
     to half = ceil(size / 2) along both other axes:
         frequencies (2, half): of the even, then the odd indices;
-        analysis (2, half, half) [pixel, frequency]: even frequencies from
-            the symmetric part, odd from the antisymmetric part;
-        cosine and sine synthesis (2, half, half) [frequency, pixel]: to
-            the symmetric, then the antisymmetric part (cosines of even and
-            odd frequencies, sines of odd and even frequencies).
+        analysis (2, half, half) [pixel, frequency];
+        synthesis (2, half, half) [frequency, pixel].
     """
-    frequencies, analysis, cosines, sines = _cosine_bases(size)
+    frequencies, analysis, synthesis = _cosine_bases(size)
     half, pairs = -(-size // 2), size // 2
 
     def block(matrix, first_frequency, pixels):
@@ -124,23 +121,30 @@ def _folded_bases(size):
     return (
         folded_frequencies,
         np.stack([block(analysis, 0, half).T, block(analysis, 1, pairs).T]),
-        np.stack([block(cosines, 0, half), block(cosines, 1, pairs)]),
-        np.stack([block(sines, 1, half), block(sines, 0, pairs)]),
+        np.stack([block(synthesis, 0, half), block(synthesis, 1, pairs)]),
     )
 
 
-def _fold(x, size):
-    """(..., size) -> (2, ..., half): the parts of the last axis symmetric
-    and antisymmetric about its centre, each over the first half of the
-    axis (centre pixel included, and zero in the antisymmetric part)."""
+def _axis_slice(tensor, axis, start, stop):
+    index = [slice(None)] * len(tensor.shape)
+    index[axis] = slice(start, stop)
+    return tensor[tuple(index)]
+
+
+def _fold(x, axis):
+    """(..., size, ...) -> (2, ..., half, ...): the parts of `axis`
+    symmetric and antisymmetric about its centre, each over the first half
+    of the axis (centre pixel included, and zero in the antisymmetric
+    part)."""
+    size = x.shape[axis]
     pairs = size // 2
-    head = x[..., :pairs]
-    tail = ops.flip(x[..., size - pairs :], axis=-1)
+    head = _axis_slice(x, axis, 0, pairs)
+    tail = ops.flip(_axis_slice(x, axis, size - pairs, size), axis=axis)
     symmetric, antisymmetric = head + tail, head - tail
     if size % 2:
-        centre = x[..., pairs : pairs + 1]
-        symmetric = ops.concatenate([symmetric, centre], axis=-1)
-        antisymmetric = ops.concatenate([antisymmetric, ops.zeros_like(centre)], axis=-1)
+        centre = _axis_slice(x, axis, pairs, pairs + 1)
+        symmetric = ops.concatenate([symmetric, centre], axis=axis)
+        antisymmetric = ops.concatenate([antisymmetric, ops.zeros_like(centre)], axis=axis)
     return ops.stack([symmetric, antisymmetric])
 
 
@@ -184,11 +188,20 @@ def band_limit(images, inverse_matrices, data_format="channels_last"):
     cos(u x) cos(v y) is the sum of two plane waves, of frequencies (u, v)
     and (u, -v); under the map x_in = A x_out + t, with A the top-left 2x2
     of `inverse_matrices[n]`, a wave of input frequency w becomes one of
-    output frequency A^T w. Each wave is kept when both components of A^T w
-    are within the Nyquist limit pi and dropped otherwise, so the resampled
-    image is the ideal band-limited one. Images whose map drops nothing
-    (for instance any flip, quarter turn or translation) are returned as
-    they are.
+    output frequency A^T w, which the output can hold when both of its
+    components are within the Nyquist limit pi. Each product is scaled by
+    the share of its two waves that the output can hold: kept when both
+    are, removed when neither is, halved when one is.
+
+    For maps without rotation or shear (scalings, flips, quarter turns,
+    translations) the two waves of a product always share their fate, and
+    the result is exactly the ideal band-limited image. Otherwise, where
+    only one wave survives, the ideal result would need sine terms as well,
+    half as much arithmetic again; the halved product is the nearest (least
+    squares) filter without them. After resampling the two differ little
+    (`benchmarks/resample_quality.py`; README.md, "ADA"). Images whose map
+    drops nothing (for instance any flip, quarter turn or translation) are
+    returned as they are.
 
     Args:
         images: Float batch, rank 4, with static height and width.
@@ -218,74 +231,60 @@ def band_limit(images, inverse_matrices, data_format="channels_last"):
     return ops.cast(filtered, images.dtype)
 
 
-def _band_limit_channels_first(images, inverse_matrices):
-    """`band_limit` of a (N, C, H, W) batch of float32 or float64 images."""
-    height, width = images.shape[2], images.shape[3]
-    row_frequencies, row_analysis, row_cos, row_sin = _folded_bases(height)
-    col_frequencies, col_analysis, col_cos, col_sin = _folded_bases(width)
+def _cosine_gains(inverse_matrices, row_frequencies, col_frequencies):
+    """Each cosine product's share of waves kept by its sample's map.
 
-    # Coefficients are laid out (row part, column part, N, C, column
-    # frequency, row frequency), the parts those of `_fold`; the gains
-    # (N, row part, column part, column frequency, row frequency) broadcast
-    # over C once transposed.
+    Args:
+        inverse_matrices: (N, 3, 3), as in `band_limit`.
+        row_frequencies, col_frequencies: (2, half) folded frequencies of
+            each axis, from `_folded_bases`.
+
+    Returns:
+        (N, row part, column part, column frequency, row frequency) float32
+        gains of 0, 1/2 or 1.
+    """
     entry = _matrix_entries(inverse_matrices)
 
     def entry_5d(row, col):
         return entry(row, col)[..., None, None]
 
+    v = row_frequencies.astype("float32")[None, :, None, None, :]
+    u = col_frequencies.astype("float32")[None, None, :, :, None]
     limit = np.pi * (1 + _NYQUIST_TOLERANCE)
-
-    def kept(sign, row_frequencies, col_frequencies):
-        """1 where the wave (u, sign * v) survives the map, else 0."""
-        v = row_frequencies.astype("float32")[None, :, None, None, :]
-        u = col_frequencies.astype("float32")[None, None, :, :, None]
+    gain = 0.0
+    for sign in (1.0, -1.0):
         out_x = entry_5d(0, 0) * u + sign * entry_5d(1, 0) * v
         out_y = entry_5d(0, 1) * u + sign * entry_5d(1, 1) * v
         inside = ops.logical_and(ops.abs(out_x) <= limit, ops.abs(out_y) <= limit)
-        return ops.cast(inside, "float32")
+        gain = gain + ops.cast(inside, "float32") / 2
+    return gain
 
-    # cos(ux)cos(vy) = [cos(ux + vy) + cos(ux - vy)] / 2, and
-    # cos(ux + vy) - cos(ux - vy) = -2 sin(ux) sin(vy).
-    cosine_gain = (kept(1.0, row_frequencies, col_frequencies)
-                   + kept(-1.0, row_frequencies, col_frequencies)) / 2
-    filters_anything = ops.any(cosine_gain < 1, axis=(1, 2, 3, 4))
-    # The sines of even frequencies are antisymmetric: in a folded axis a
-    # sine term lands in the other part than its coefficient, so its gains
-    # are drawn with the parts swapped.
-    swapped_rows, swapped_cols = row_frequencies[::-1], col_frequencies[::-1]
-    sine_gain = (kept(-1.0, swapped_rows, swapped_cols)
-                 - kept(1.0, swapped_rows, swapped_cols)) / 2
 
+def _band_limit_channels_first(images, inverse_matrices):
+    """`band_limit` of a (N, C, H, W) batch of float32 or float64 images."""
+    height, width = images.shape[2], images.shape[3]
+    row_frequencies, row_analysis, row_synthesis = _folded_bases(height)
+    col_frequencies, col_analysis, col_synthesis = _folded_bases(width)
+    gain = _cosine_gains(inverse_matrices, row_frequencies, col_frequencies)
+    filters_anything = ops.any(gain < 1, axis=(1, 2, 3, 4))
     dtype = keras.backend.standardize_dtype(images.dtype)
 
     def matrix(array):
         return ops.convert_to_tensor(array.astype(dtype))
 
-    def per_channel(gain):
-        return ops.cast(ops.transpose(gain, (1, 2, 0, 3, 4)), dtype)[:, :, :, None]
-
-    # Every matmul contracts the last axis with the batch merged into its
-    # rows: far faster on CPU than small batched matmuls.
-    x = _matmul_last(_fold(images, width), matrix(col_analysis))  # (pu, N, C, H, u)
-    x = _fold(ops.swapaxes(x, -1, -2), height)  # (pv, pu, N, C, u, H/2)
+    # Parts p (analysis) and q (synthesis) are those of `_fold`, u and v
+    # the column and row frequencies. Both axes are folded first, in one
+    # pass over the image; every matmul then contracts the last axis with
+    # the batch merged into its rows: far faster on CPU than small batched
+    # matmuls.
+    x = ops.swapaxes(_fold(_fold(images, -1), -2), 0, 1)  # (pu, pv, N, C, H/2, W/2)
+    x = _matmul_last(x, matrix(col_analysis))  # (pu, pv, N, C, H/2, u)
+    x = ops.transpose(x, (1, 0, 2, 3, 5, 4))  # (pv, pu, N, C, u, H/2)
     coefficients = _matmul_last(x, matrix(row_analysis))  # (pv, pu, N, C, u, v)
-    terms = ops.stack([
-        coefficients * per_channel(cosine_gain),
-        ops.flip(coefficients, axis=(0, 1)) * per_channel(sine_gain),
-    ])  # (cosine or sine, qy, qx, N, C, u, v), q the output's parts
-    half_synthesized = _matmul_last(
-        _reshape(terms, (4,) + tuple(terms.shape[2:])),
-        matrix(np.concatenate([row_cos, row_sin])),
-    )
-    # (cosine or sine, qy, qx, N, C, u, y) -> (qx, qy, N, C, y, cosine or
-    # sine, u): the column synthesis sums both terms in one contraction.
-    half_synthesized = _reshape(half_synthesized, (2, 2) + tuple(half_synthesized.shape[1:]))
-    half_synthesized = ops.transpose(half_synthesized, (2, 1, 3, 4, 6, 0, 5))
-    shape = half_synthesized.shape
-    half_synthesized = _reshape(half_synthesized, tuple(shape[:-2]) + (2 * shape[-1],))
-    col_synthesis = np.stack([col_cos, col_sin], axis=1).reshape(2, -1, col_cos.shape[-1])
-    filtered = _matmul_last(half_synthesized, matrix(col_synthesis))  # (qx, qy, N, C, y, x)
-    filtered = _unfold(filtered, height, width)
+    gain = ops.cast(ops.transpose(gain, (1, 2, 0, 3, 4)), dtype)[:, :, :, None]
+    x = _matmul_last(coefficients * gain, matrix(row_synthesis))  # (qy, qx, N, C, u, y)
+    x = ops.transpose(x, (1, 0, 2, 3, 5, 4))  # (qx, qy, N, C, y, u)
+    filtered = _unfold(_matmul_last(x, matrix(col_synthesis)), height, width)
     return ops.where(ops.reshape(filters_anything, (-1, 1, 1, 1)), filtered, images)
 
 
@@ -314,12 +313,6 @@ def reflect_coordinates(coordinates, size):
     last = size - 1
     folded = coordinates % (2 * last)
     return last - abs(folded - last)
-
-
-def _axis_slice(tensor, axis, start, stop):
-    index = [slice(None)] * len(tensor.shape)
-    index[axis] = slice(start, stop)
-    return tensor[tuple(index)]
 
 
 def _reflect_pad(images, axis, before, after):

@@ -46,7 +46,8 @@ def cutout(x, center_height, center_width, side_height, side_width):
 
 
 def band_limit(x, inverse_matrices):
-    """Each image's cosine series (DCT-I), keeping each plane wave w whose
+    """Each image's cosine series (DCT-I), each product cos(u x) cos(v y)
+    scaled by the share of its plane waves (u, v) and (u, -v) whose
     frequency A^T w after the map stays within pi on both axes; float64,
     one dense matrix per axis."""
     n, h, w, _ = x.shape
@@ -70,9 +71,10 @@ def band_limit(x, inverse_matrices):
         transposed = inverse_matrices[b, :2, :2].T
         for l in range(h):
             for k in range(w):
-                for sign in (1, -1):
-                    wave = np.array([u[k], sign * v[l]])
-                    if np.all(np.abs(transposed @ wave) <= np.pi + 1e-6):
-                        phase = np.cos(u[k] * xs + sign * v[l] * y)
-                        out[b] += coefficients[b, l, k][None, None, :] * phase[..., None] / 2
+                share = np.mean([
+                    np.all(np.abs(transposed @ np.array([u[k], sign * v[l]])) <= np.pi + 1e-6)
+                    for sign in (1, -1)
+                ])
+                product = np.cos(u[k] * xs) * np.cos(v[l] * y)
+                out[b] += share * coefficients[b, l, k][None, None, :] * product[..., None]
     return out
