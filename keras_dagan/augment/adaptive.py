@@ -256,11 +256,11 @@ class AdaptiveAugment(BaseAugmentation):
     and run as one resampling (each image band-limited to what its map can
     represent, so shrinking and turning do not alias; then 2x Lanczos-3
     upsampling and bilinear sampling; borders reflected: see
-    `keras_dagan.augment.resample`); the
-    colour transforms compose into one 4x4 matrix per sample. Single-channel
-    images skip hue and saturation; colour transforms need 1 or 3 channels.
-    Samples no transform of a stage fired on pass through that stage
-    untouched, so p = 0 returns the input bitwise.
+    `keras_dagan.augment.resample`); the colour transforms compose into one
+    4x4 matrix per sample. Single-channel images skip hue and saturation;
+    colour transforms need 1 or 3 channels. Samples no transform of a stage
+    fired on pass through that stage untouched, so p = 0 returns the input
+    bitwise.
 
     p is the layer's non-trainable variable `p`, saved with its weights.
     With `target` set, `update_probability` implements ADA's controller:

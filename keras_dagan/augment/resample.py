@@ -281,8 +281,8 @@ def _band_limit_channels_first(images, inverse_matrices):
     x = _matmul_last(x, matrix(col_analysis))  # (pu, pv, N, C, H/2, u)
     x = ops.transpose(x, (1, 0, 2, 3, 5, 4))  # (pv, pu, N, C, u, H/2)
     coefficients = _matmul_last(x, matrix(row_analysis))  # (pv, pu, N, C, u, v)
-    gain = ops.cast(ops.transpose(gain, (1, 2, 0, 3, 4)), dtype)[:, :, :, None]
-    x = _matmul_last(coefficients * gain, matrix(row_synthesis))  # (qy, qx, N, C, u, y)
+    per_channel = ops.cast(ops.transpose(gain, (1, 2, 0, 3, 4)), dtype)[:, :, :, None]
+    x = _matmul_last(coefficients * per_channel, matrix(row_synthesis))  # (qy, qx, N, C, u, y)
     x = ops.transpose(x, (1, 0, 2, 3, 5, 4))  # (qx, qy, N, C, y, u)
     filtered = _unfold(_matmul_last(x, matrix(col_synthesis)), height, width)
     return ops.where(ops.reshape(filters_anything, (-1, 1, 1, 1)), filtered, images)
@@ -495,4 +495,3 @@ def affine_resample(
     if data_format == "channels_first":
         outputs = ops.transpose(outputs, (0, 3, 1, 2))
     return ops.cast(outputs, images.dtype)
-
