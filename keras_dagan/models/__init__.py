@@ -3,6 +3,7 @@
 from keras_dagan.models.dag import DAG, DAGDiscriminator, dag_discriminator
 from keras_dagan.models.dag_transforms import TRANSFORM_GROUPS, TRANSFORM_NAMES
 from keras_dagan.models.dcgan import dcgan_discriminator, dcgan_generator
+from keras_dagan.models.ema import EMASchedule
 from keras_dagan.models.gan import AUGMENT_MODES, GAN
 from keras_dagan.models.losses import LOSSES, discriminator_loss, generator_loss
 from keras_dagan.models.resnet import (
@@ -19,6 +20,7 @@ __all__ = [
     "ConditionalBatchNorm",
     "DAG",
     "DAGDiscriminator",
+    "EMASchedule",
     "GAN",
     "GlobalSumPooling2D",
     "LOSSES",

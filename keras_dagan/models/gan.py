@@ -14,6 +14,7 @@ from keras import ops
 from keras_dagan.augment.adaptive import AdaptiveAugment
 from keras_dagan.augment.base import BaseAugmentation
 from keras_dagan.models.dag import DAG, DAGDiscriminator
+from keras_dagan.models.ema import EMASchedule
 from keras_dagan.models.losses import discriminator_loss, generator_loss, validate_loss
 
 # Which of the three paths each mode augments: (D real, D fake, G fake).
@@ -28,16 +29,19 @@ AUGMENT_MODES = {
 class GAN(keras.Model):
     """A generator and a discriminator trained adversarially with `fit`.
 
-    Each `train_step` makes `d_steps` discriminator updates and one generator
-    update:
+    Each `train_step` receives `d_steps * B` reals (the dataset's batch) and
+    makes `d_steps` discriminator updates, update k on the reals of slice k
+    (rows k*B to (k+1)*B), then one generator update, as the reference
+    BigGAN code does (`num_D_steps`: it loads `batch_size * num_D_steps`
+    reals per iteration and splits them):
 
-    - D update: D sees augment(x) and augment(G(z)); loss `loss` plus, when
-      `r1_gamma > 0`, the R1 penalty gamma/2 * E||grad_x D(augment(x))||^2,
-      the gradient taken with respect to the real images through the
-      augmentation, as DiffAugment-StyleGAN2 does.
-    - G update: D sees augment(G(z)); the gradient reaches G through the
-      augmentation.
-    - Then the EMA generator moves toward G.
+    - D update: D sees augment(x_k) and augment(G(z)), with fresh z and
+      fresh augmentation draws; loss `loss` plus, when `r1_gamma > 0`, the
+      R1 penalty gamma/2 * E||grad D||^2 on the reals (see
+      `r1_through_augment`).
+    - G update: D sees augment(G(z)) for fresh z; the gradient reaches G
+      through the augmentation. It uses no reals.
+    - Then the EMA generator moves toward G (see `EMASchedule`).
 
     With `dag` (a `keras_dagan.models.DAG`), D is a `DAGDiscriminator`:
     head 0 scores augment(x) and augment(G(z)), head k scores
@@ -59,14 +63,16 @@ class GAN(keras.Model):
     `transform_images` is compiled with XLA even in a graph-mode step, which
     fuses its elementwise passes. Batch
     normalization in G normalizes over each replica's batch unless it is
-    `keras.layers.BatchNormalization(synchronized=True)`. Each D update uses the
-    step's real batch with fresh z and fresh draws. Losses are averaged over
-    the global batch, so under `tf.distribute.MirroredStrategy` the summed
-    replica gradients equal the single-device gradient. For
-    `keras_dagan.augment` layers and for z, every replica draws the
-    parameters of the whole global batch from the same random state and takes
-    its own slice: samples are independent across replicas, and a run on R
-    replicas uses the same draws as one device with the same global batch.
+    `keras.layers.BatchNormalization(synchronized=True)`. Losses are
+    averaged over the global batch, so under
+    `tf.distribute.MirroredStrategy` the summed replica gradients equal the
+    single-device gradient. `fit` reorders each global batch before the
+    strategy splits it so that replica r's slice k is its share of global
+    slice k. For `keras_dagan.augment` layers and for z, every replica draws
+    the parameters of the whole global batch from the same random state and
+    takes its own slice: samples are independent across replicas, and a run
+    on R replicas uses the same reals and draws as one device with the same
+    global batch.
 
     Args:
         generator: Keras model mapping z (N, latent_dim), or [z, labels] when
@@ -85,10 +91,29 @@ class GAN(keras.Model):
             only: G learns the augmented distribution), "d_only" (reals and
             fakes in D's update only), or "none".
         loss: "hinge", "non_saturating" or "wasserstein".
-        d_steps: Discriminator updates per generator update.
+        d_steps: Discriminator updates per generator update; each batch of
+            the dataset must then hold `d_steps` times the reals of one
+            D update (`keras_dagan.data` loaders: `d_steps=`).
         r1_gamma: Weight of the R1 penalty on reals; 0 disables it.
-        ema_decay: Decay of the generator's exponential moving average,
-            in [0, 1); 0 disables the EMA (`ema_generator` is then G).
+        r1_through_augment: True (default): the R1 gradient is taken with
+            respect to the real images x, through the augmentation, i.e.
+            the gradient of D(augment(x)): StyleGAN2-ADA's R1 and
+            DiffAugment-StyleGAN2's `ns_DiffAugment_r1` (its low-shot runs).
+            It penalises the function the real loss trains, D o augment.
+            False: with respect to the augmented reals augment(x), the
+            gradient of D alone at the augmented points:
+            DiffAugment-StyleGAN2's `ns_r1_DiffAugment` (its CIFAR and FFHQ
+            runs). The two agree without augmentation.
+        ema_decay: Fixed decay of the generator's exponential moving
+            average, in [0, 1); 0 disables the EMA (`ema_generator` is then
+            G) unless `ema_kimg` is set.
+        ema_start: G updates during which the EMA copies G before it starts
+            to decay (BigGAN's `ema_start`; its DiffAugment scripts use
+            1000).
+        ema_kimg: EMA half-life in thousands of generated images, replacing
+            `ema_decay` (StyleGAN2-ADA's `ema_kimg`), or None.
+        ema_rampup: With `ema_kimg`: cap the half-life at this share of the
+            images generated so far (StyleGAN2-ADA's `ema_rampup`), or None.
         num_classes: Number of classes for a class-conditional GAN; labels
             then go to G and D. None for unconditional.
         seed: Integer seed of z and label sampling, or None.
@@ -101,9 +126,11 @@ class GAN(keras.Model):
 
     ```python
     gan = keras_dagan.GAN(generator, discriminator, latent_dim=128,
-                          augment=DiffAugment("color,translation,cutout"))
+                          augment=DiffAugment("color,translation,cutout"),
+                          d_steps=2, ema_decay=0.9999, ema_start=1000)
     gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.0),
                 g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.0))
+    dataset = keras_dagan.data.load_tfds("cifar10", batch_size=64, d_steps=2)
     gan.fit(dataset, epochs=10, steps_per_epoch=500)
     images = gan.ema_generator(keras.random.normal((16, 128)))
     ```
@@ -119,7 +146,11 @@ class GAN(keras.Model):
         loss="hinge",
         d_steps=1,
         r1_gamma=0.0,
+        r1_through_augment=True,
         ema_decay=0.999,
+        ema_start=0,
+        ema_kimg=None,
+        ema_rampup=None,
         num_classes=None,
         seed=None,
         dag=None,
@@ -137,10 +168,11 @@ class GAN(keras.Model):
             raise ValueError(f"d_steps must be a positive integer; got {d_steps!r}.")
         if r1_gamma < 0:
             raise ValueError(f"r1_gamma must be >= 0 (0 disables R1); got {r1_gamma}.")
-        if not 0.0 <= ema_decay < 1.0:
+        if not isinstance(r1_through_augment, bool):
             raise ValueError(
-                f"ema_decay must be in [0, 1) (0 disables the EMA); got {ema_decay}."
+                f"r1_through_augment must be True or False; got {r1_through_augment!r}."
             )
+        self.ema_schedule = EMASchedule(ema_decay, ema_start, ema_kimg, ema_rampup)
         if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
             raise ValueError(
                 f"num_classes must be an integer >= 2, or None for an "
@@ -156,7 +188,7 @@ class GAN(keras.Model):
         self.loss_name = validate_loss(loss)
         self.d_steps = d_steps
         self.r1_gamma = float(r1_gamma)
-        self.ema_decay = float(ema_decay)
+        self.r1_through_augment = r1_through_augment
         self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
         if isinstance(augment, BaseAugmentation):
@@ -175,7 +207,7 @@ class GAN(keras.Model):
             if dag is not None:
                 images = ops.repeat(images[None], dag.num_heads, axis=0)
             discriminator(self._discriminator_inputs(images, probe_labels))
-        if self.ema_decay > 0:
+        if self.ema_schedule.enabled:
             self._ema_generator = keras.models.clone_model(generator)
             if not self._ema_generator.built:
                 self._ema_generator(probe)
@@ -195,7 +227,7 @@ class GAN(keras.Model):
     @property
     def ema_generator(self):
         """The generator to sample, evaluate and export: G's moving average,
-        or G itself when `ema_decay` is 0."""
+        or G itself when the EMA is off (`ema_decay=0` without `ema_kimg`)."""
         return self._ema_generator if self._ema_generator is not None else self.generator
 
     @property
@@ -248,19 +280,33 @@ class GAN(keras.Model):
 
     # -- one training step ---------------------------------------------------
 
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit`; under a strategy of R > 1 replicas with
+        `d_steps > 1`, a `tf.data.Dataset` is first reordered so that the
+        strategy's even split gives each replica its share of every D
+        update's reals (see `interleave_for_replicas`)."""
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if isinstance(x, tf.data.Dataset) and replicas > 1 and self.d_steps > 1:
+            x = x.map(lambda *element: interleave_for_replicas(
+                element[0] if len(element) == 1 else element, self.d_steps, replicas))
+        return super().fit(x, *args, **kwargs)
+
     def train_step(self, data):
         real, labels = self._unpack(data)
         context = tf.distribute.get_replica_context()
-        local_batch = tf.shape(real)[0]
+        local_batch = _d_step_batch(real, self.d_steps)
         global_batch = local_batch * context.num_replicas_in_sync
         step = _ReplicaDraws(context, local_batch, global_batch, self.seed_generator)
 
         for index in range(self.d_steps):
-            d_logs = self._discriminator_update(real, labels, step)
+            reals = slice(index * local_batch, (index + 1) * local_batch)
+            d_logs = self._discriminator_update(
+                real[reals], None if labels is None else labels[reals], step
+            )
             if index == 0:
                 self._adapt_augment_probability(d_logs["r_t"], local_batch)
-        g_loss = self._generator_update(real, step)
-        self._update_ema()
+        g_loss = self._generator_update(step)
+        self._update_ema(global_batch)
 
         logs = dict(d_logs, g_loss=g_loss)
         for name, tracker in self._trackers.items():
@@ -374,18 +420,7 @@ class GAN(keras.Model):
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
             if self.r1_gamma > 0:
-                with tf.GradientTape() as r1_tape:
-                    r1_tape.watch(real)
-                    real_views = self._views(real, 0, step)
-                    real_logits = self._logits(real_views[:1], labels, heads=(0,))
-                    real_sum = tf.reduce_sum(real_logits)
-                real_gradient = tf.cast(r1_tape.gradient(real_sum, real), "float32")
-                r1 = tf.reduce_sum(tf.square(real_gradient), axis=[1, 2, 3])
-                if self.dag is not None:
-                    transformed = self._logits(
-                        real_views[1:], labels, heads=range(1, self.dag.num_heads)
-                    )
-                    real_logits = ops.concatenate([real_logits, transformed], axis=0)
+                real_logits, r1 = self._real_logits_and_r1(real, labels, step)
             else:
                 real_logits = self._logits(self._views(real, 0, step), labels)
             fake_logits = self._logits(self._views(fake, 1, step), fake_labels)
@@ -414,7 +449,29 @@ class GAN(keras.Model):
                 logs[f"d_loss_{head}"] = tf.reduce_mean(per_head[index])
         return logs
 
-    def _generator_update(self, real, step):
+    def _real_logits_and_r1(self, real, labels, step):
+        """D's logits on the real views and the per-sample R1 penalty
+        ||grad D||^2 of head 0, taken with respect to x or, without
+        `r1_through_augment`, to augment(x)."""
+        with tf.GradientTape() as r1_tape:
+            r1_tape.watch(real)
+            real_views = self._views(real, 0, step)
+            if not self.r1_through_augment:
+                r1_tape.watch(real_views)
+            real_logits = self._logits(real_views[:1], labels, heads=(0,))
+            real_sum = tf.reduce_sum(real_logits)
+        if self.r1_through_augment:
+            real_gradient = r1_tape.gradient(real_sum, real)
+        else:
+            real_gradient = r1_tape.gradient(real_sum, real_views)[0]
+        real_gradient = tf.cast(real_gradient, "float32")
+        r1 = tf.reduce_sum(tf.square(real_gradient), axis=[1, 2, 3])
+        if self.dag is not None:
+            transformed = self._logits(real_views[1:], labels, heads=range(1, self.dag.num_heads))
+            real_logits = ops.concatenate([real_logits, transformed], axis=0)
+        return real_logits, r1
+
+    def _generator_update(self, step):
         z, fake_labels = self._sample(step, with_labels=True)
         with tf.GradientTape() as tape:
             fake = self.generator(self._generator_inputs(z, fake_labels), training=True)
@@ -429,17 +486,20 @@ class GAN(keras.Model):
         self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
         return tf.reduce_mean(per_sample)
 
-    def _update_ema(self):
+    def _update_ema(self, global_batch):
         if self._ema_generator is None:
             return
-        decay = self.ema_decay
         trainable = {id(v) for v in self.generator.trainable_variables}
         pairs = [
             (ema.value, source.value, id(source) in trainable)
             for ema, source in zip(self._ema_generator.variables, self.generator.variables)
         ]
 
-        def update(strategy):
+        def update(strategy, global_batch):
+            # The optimizer has counted this step's G update: iterations is
+            # its 1-based number.
+            batch = strategy.experimental_local_results(global_batch)[0]
+            decay = self.ema_schedule(self.g_optimizer.iterations, batch)
             for ema, source, averaged in pairs:
                 if averaged:
                     fn = lambda e, s: e.assign(decay * e + (1.0 - decay) * s)  # noqa: E731
@@ -447,7 +507,7 @@ class GAN(keras.Model):
                     fn = lambda e, s: e.assign(s)  # noqa: E731
                 strategy.extended.update(ema, fn, args=(source,), group=False)
 
-        tf.distribute.get_replica_context().merge_call(update)
+        tf.distribute.get_replica_context().merge_call(update, args=(global_batch,))
 
 
 class _ReplicaDraws:
@@ -530,3 +590,64 @@ def _loss_scaled(optimizer):
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+def _d_step_batch(real, d_steps):
+    """The reals of one D update: the batch divided by `d_steps`, checked."""
+    batch = real.shape[0]
+    fix = (f"batch d_steps * B reals per step, e.g. keras_dagan.data.prepare_dataset(..., "
+           f"batch_size=B, d_steps={d_steps})")
+    if batch is not None:
+        if batch % d_steps:
+            raise ValueError(
+                f"A batch of {batch} reals cannot be split into d_steps={d_steps} equal D "
+                f"updates; {fix}."
+            )
+        return batch // d_steps
+    batch = tf.shape(real)[0]
+    with tf.control_dependencies([tf.debugging.assert_equal(
+        batch % d_steps, 0,
+        message=f"The batch of reals cannot be split into d_steps={d_steps} equal D updates; "
+                f"{fix}.",
+    )]):
+        return tf.identity(batch // d_steps)
+
+
+def interleave_for_replicas(element, d_steps, replicas):
+    """Reorders one global batch of `d_steps * R * B` examples so that an
+    even split into R contiguous replica shares gives replica r the rows
+    of every D update k's share: global rows (k, r, b) move to (r, k, b).
+    Then replica r's slice k is its part of global slice k, and R replicas
+    train on the same reals per D update as one device.
+
+    Args:
+        element: A batch: a tensor, or a tuple or dict of tensors that share
+            their first dimension (images, labels, ...).
+        d_steps: D updates per train step.
+        replicas: Number of replicas the strategy splits the batch over.
+
+    Example:
+
+    ```python
+    dataset = dataset.map(lambda images, labels: interleave_for_replicas(
+        (images, labels), d_steps=4, replicas=2))
+    ```
+    """
+
+    def reorder(tensor):
+        batch = tensor.shape[0]
+        if batch is not None and batch % (d_steps * replicas):
+            raise ValueError(
+                f"A global batch of {batch} reals cannot be split into d_steps={d_steps} D "
+                f"updates on {replicas} replicas; make it a multiple of "
+                f"{d_steps * replicas} (d_steps * replicas * the per-replica batch of one "
+                "D update)."
+            )
+        rest = tf.shape(tensor)[1:]
+        blocks = tf.reshape(tensor, tf.concat([[d_steps, replicas, -1], rest], 0))
+        order = tf.concat([[1, 0], tf.range(2, tf.rank(blocks))], 0)
+        reordered = tf.reshape(tf.transpose(blocks, order), tf.shape(tensor))
+        reordered.set_shape(tensor.shape)
+        return reordered
+
+    return tf.nest.map_structure(reorder, element)

@@ -193,7 +193,9 @@ def test_losses_and_logs_match_a_hand_computed_case(loss, gan_kwargs, compile_kw
         g_optimizer=keras.optimizers.SGD(0.0),
         **compile_kwargs,
     )
-    dataset = tf.data.Dataset.from_tensors(real).repeat()
+    # Every D update gets its own slice of d_steps * 4 reals: here the same 4.
+    reals = np.concatenate([real] * gan_kwargs.get("d_steps", 1))
+    dataset = tf.data.Dataset.from_tensors(reals).repeat()
     history = gan.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0).history
 
     fakes = np.repeat(fake[None], 4, axis=0)

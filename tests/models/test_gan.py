@@ -10,7 +10,7 @@ from keras import ops
 from keras_dagan.augment import DiffAugment
 from keras_dagan.augment.base import BaseAugmentation
 from keras_dagan.models.dcgan import dcgan_discriminator, dcgan_generator
-from keras_dagan.models.gan import GAN
+from keras_dagan.models.gan import GAN, interleave_for_replicas
 from keras_dagan.models.losses import discriminator_loss, generator_loss
 
 LATENT = 8
@@ -173,9 +173,66 @@ def test_logs_hold_every_metric(loss):
 def test_d_steps_discriminator_updates_per_generator_update(d_steps):
     generator, discriminator = tiny_models()
     gan = compiled(GAN(generator, discriminator, LATENT, d_steps=d_steps, ema_decay=0.0))
-    gan.fit(real_dataset(), steps_per_epoch=2, epochs=1, verbose=0)
+    gan.fit(real_dataset(batch=4 * d_steps), steps_per_epoch=2, epochs=1, verbose=0)
     assert int(gan.g_optimizer.iterations.numpy()) == 2
     assert int(gan.d_optimizer.iterations.numpy()) == 2 * d_steps
+
+
+class RecordingDiscriminator(keras.Model):
+    """Records the first pixel of every image of each call, in call order,
+    then scores the images with a trainable linear layer."""
+
+    def __init__(self, batch, calls=16):
+        super().__init__()
+        self.seen = self.add_weight(shape=(calls, batch), initializer="zeros", trainable=False)
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype="int32")
+        self.score = keras.layers.Dense(1)
+
+    def call(self, images, training=False):
+        if training:
+            slot = ops.arange(self.seen.shape[0], dtype="int32")[:, None] == self.count
+            self.seen.assign(ops.where(slot, images[None, :, 0, 0, 0], self.seen))
+            self.count.assign(self.count + 1)
+        return self.score(ops.reshape(images, (ops.shape(images)[0], -1)))
+
+
+def test_each_d_update_gets_its_own_slice_of_reals():
+    # Real image i is the constant (i + 1) / 100, the fakes are about -1.
+    batch, d_steps = 4, 3
+    values = (np.arange(batch * d_steps) + 1) / 100
+    x = np.broadcast_to(values[:, None, None, None], (batch * d_steps, 32, 32, 3)).astype("float32")
+    discriminator = RecordingDiscriminator(batch)
+    gan = compiled(GAN(constant_generator(), discriminator, LATENT, d_steps=d_steps,
+                       ema_decay=0.0))
+    gan.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=1, epochs=1, verbose=0)
+    # Calls: D update k scores its reals, then fakes; then G's update.
+    assert int(discriminator.count.numpy()) == 2 * d_steps + 1
+    seen = discriminator.seen.numpy()
+    for k in range(d_steps):
+        np.testing.assert_allclose(seen[2 * k], values[k * batch:(k + 1) * batch], rtol=1e-6)
+        assert np.all(seen[2 * k + 1] < -0.99)
+    assert np.all(seen[2 * d_steps] < -0.99)
+
+
+def test_a_batch_not_divisible_by_d_steps_names_both_numbers():
+    gan = compiled(GAN(*tiny_models(), LATENT, d_steps=2))
+    with pytest.raises(ValueError, match=r"batch of 7 reals .* d_steps=2 .*d_steps=2\)"):
+        gan.fit(real_dataset(batch=7), steps_per_epoch=1, epochs=1, verbose=0)
+
+
+def test_interleave_gives_each_replica_its_share_of_every_d_update():
+    d_steps, replicas, per_replica = 3, 2, 2
+    images = tf.range(d_steps * replicas * per_replica)
+    labels = images * 10
+    reordered, reordered_labels = interleave_for_replicas((images, labels), d_steps, replicas)
+    shares = np.split(reordered.numpy(), replicas)
+    for r, share in enumerate(shares):
+        for k, rows in enumerate(np.split(share, d_steps)):
+            global_slice = np.split(images.numpy(), d_steps)[k]
+            np.testing.assert_array_equal(rows, np.split(global_slice, replicas)[r])
+    np.testing.assert_array_equal(reordered_labels.numpy(), reordered.numpy() * 10)
+    with pytest.raises(ValueError, match="multiple of 6"):
+        interleave_for_replicas(tf.zeros((8, 2)), d_steps, replicas)
 
 
 def test_r1_penalty_matches_a_direct_computation():
@@ -186,6 +243,27 @@ def test_r1_penalty_matches_a_direct_computation():
         tape.watch(x)
         logit_sum = tf.reduce_sum(discriminator(x, training=True))
     expected = tf.reduce_mean(tf.reduce_sum(tf.square(tape.gradient(logit_sum, x)), [1, 2, 3]))
+    history = gan.fit(real_dataset(), steps_per_epoch=1, epochs=1, verbose=0).history
+    np.testing.assert_allclose(history["r1"][0], expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("through", [True, False])
+def test_r1_is_taken_through_the_augmentation_or_at_the_augmented_reals(through):
+    # With augment(x) = c x: the gradient of D(c x) with respect to x is
+    # c grad D(c x); with respect to the augmented reals it is grad D(c x).
+    factor = 0.5
+    generator, discriminator = tiny_models()
+    gan = compiled(GAN(generator, discriminator, LATENT, augment=ScaleAugmentation(factor),
+                       augment_mode="both", r1_gamma=10.0, r1_through_augment=through,
+                       ema_decay=0.0), lr=0.0)
+    x = next(iter(real_dataset()))
+    augmented = factor * x
+    with tf.GradientTape() as tape:
+        tape.watch(augmented)
+        logit_sum = tf.reduce_sum(discriminator(augmented, training=True))
+    at_augmented = tf.reduce_mean(tf.reduce_sum(tf.square(tape.gradient(logit_sum, augmented)),
+                                                [1, 2, 3]))
+    expected = at_augmented * (factor ** 2 if through else 1.0)
     history = gan.fit(real_dataset(), steps_per_epoch=1, epochs=1, verbose=0).history
     np.testing.assert_allclose(history["r1"][0], expected, rtol=1e-4)
 
@@ -248,17 +326,23 @@ def batch_norm_free_generator():
     return keras.Model(z, keras.layers.Conv2D(3, 3, padding="same", activation="tanh")(h))
 
 
-def test_first_step_matches_between_one_device_and_mirrored_strategy(mirrored_strategy):
+@pytest.mark.parametrize("d_steps", [1, 2])
+def test_first_step_matches_between_one_device_and_mirrored_strategy(mirrored_strategy, d_steps):
     # The augmentation is made outside the scope on purpose: draws must still
     # be mirrored. G has no batch norm, whose statistics are per replica.
+    # With d_steps = 2 the reals differ per D update, so a replica that
+    # trained on the wrong rows would change the losses.
     augment = DiffAugment()
 
     def first_step_logs(strategy):
         with strategy.scope():
             _, discriminator = tiny_models()
             gan = compiled(GAN(batch_norm_free_generator(), discriminator, LATENT,
-                               augment=augment, r1_gamma=1.0, seed=7))
-        return gan.fit(real_dataset(batch=8), steps_per_epoch=1, epochs=1, verbose=0).history
+                               augment=augment, r1_gamma=1.0, seed=7, d_steps=d_steps))
+        rng = np.random.default_rng(0)
+        x = rng.uniform(-1, 1, (8 * d_steps, 32, 32, 3)).astype("float32")
+        data = tf.data.Dataset.from_tensors(x).repeat()
+        return gan.fit(data, steps_per_epoch=1, epochs=1, verbose=0).history
 
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     single = first_step_logs(tf.distribute.OneDeviceStrategy(devices[0]))
@@ -286,6 +370,10 @@ def test_mixed_precision(policy):
     ({"d_steps": 0}, "d_steps"),
     ({"r1_gamma": -1.0}, "r1_gamma"),
     ({"ema_decay": 1.0}, "ema_decay"),
+    ({"ema_start": -1}, "ema_start"),
+    ({"ema_kimg": 0}, "ema_kimg"),
+    ({"ema_rampup": 0.05}, "ema_kimg too"),
+    ({"r1_through_augment": "yes"}, "r1_through_augment"),
     ({"num_classes": 1}, "num_classes"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match):
