@@ -9,7 +9,12 @@ import tensorflow_datasets as tfds
 
 from keras_dagan.data import load_dataset, load_image_folder, load_tfds, prepare_dataset
 from keras_dagan.data.archive import extracted_folder
-from keras_dagan.data.subset import stratified_indices
+from keras_dagan.data.subset import (
+    original_indices,
+    reference_indices,
+    stratified_indices,
+    subset_positions,
+)
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "data" / "cifar10_quickstart.tar.gz"
 
@@ -98,3 +103,52 @@ def test_quickstart_data_is_stratified_cifar10():
     assert images.shape == (5000, 32, 32, 3)
     np.testing.assert_array_equal(np.bincount(labels.numpy()), [500] * 10)
     assert QUICKSTART.stat().st_size < 3e6
+
+
+def test_reference_indices_are_the_reference_codes_draw():
+    # DiffAugment-biggan-cifar/datasets.py, CIFAR10.__init__, with the
+    # scripts' --seed 0 and --num_samples 5000 / 10000 of 50,000:
+    #     np.random.seed(seed)
+    #     train_idx = np.random.choice(len(self.data), num_samples, replace=False)
+    for fraction, num_samples in [(0.1, 5000), (0.2, 10000)]:
+        np.random.seed(0)
+        train_idx = np.random.choice(50_000, num_samples, replace=False)
+        np.testing.assert_array_equal(reference_indices(50_000, fraction), train_idx)
+    # Not stratified: the classes of CIFAR-like labels get about, not exactly, 10 %.
+    labels = np.arange(50_000) % 10
+    per_class = np.bincount(labels[reference_indices(50_000, 0.1)])
+    assert per_class.sum() == 5000 and len(set(per_class.tolist())) > 1
+    # The global generator is left alone.
+    np.random.seed(3)
+    expected = np.random.rand()
+    np.random.seed(3)
+    reference_indices(100, 0.5)
+    assert np.random.rand() == expected
+
+
+def test_subset_positions_map_original_indices_to_source_positions():
+    count = 40
+    original = np.random.default_rng(1).permutation(count)  # a shuffled source
+    keep = subset_positions("reference", 0.25, count, original=original)
+    assert np.array_equal(keep, np.sort(keep)) and len(keep) == 10
+    assert sorted(original[keep].tolist()) == sorted(reference_indices(count, 0.25).tolist())
+    np.testing.assert_array_equal(subset_positions("first", 0.25, count), np.arange(10))
+    labels = np.arange(count) % 4
+    np.testing.assert_array_equal(subset_positions("stratified", 0.5, count, labels=labels),
+                                  stratified_indices(labels, 0.5))
+    with pytest.raises(ValueError, match="needs each example's index"):
+        subset_positions("reference", 0.5, count)
+    with pytest.raises(ValueError, match=r"whole split.*split='train'"):
+        subset_positions("reference", 0.5, count, original=original + 1)
+    with pytest.raises(ValueError, match=r"subset must be one of 'stratified', 'reference', "
+                                         r"'first'; got 'random'"):
+        subset_positions("random", 0.5, count)
+    with pytest.raises(ValueError, match="fraction must be in"):
+        subset_positions("first", 0.0, count)
+
+
+def test_original_indices_come_from_tfds_ids():
+    np.testing.assert_array_equal(original_indices([b"train_16399", "test_7"]), [16399, 7])
+    with pytest.raises(ValueError, match=r"'train_x'.*original order"):
+        original_indices([b"train_x"])
+
