@@ -1,3 +1,4 @@
+import json
 import tarfile
 import zipfile
 from pathlib import Path
@@ -7,7 +8,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from keras_dagan.data import load_dataset, load_image_folder, load_tfds, prepare_dataset
+from keras_dagan.data import (
+    load_dataset,
+    load_image_folder,
+    load_tfds,
+    prepare_dataset,
+    subset_members,
+)
 from keras_dagan.data.archive import extracted_folder
 from keras_dagan.data.subset import (
     original_indices,
@@ -152,3 +159,94 @@ def test_original_indices_come_from_tfds_ids():
     with pytest.raises(ValueError, match=r"'train_x'.*original order"):
         original_indices([b"train_x"])
 
+
+def shuffled_cifar_mock(count, ids=True, first_id=0):
+    """A mock tfds split whose examples come in a shuffled order, each
+    image tagged with its original index, like tfds's cifar10; `first_id`
+    above 0 numbers them like a later slice of a split."""
+    order = np.random.default_rng(2).permutation(count)
+    images = np.zeros((count, 32, 32, 3), np.uint8)
+    images[:, 0, 0, 0] = order
+    features = {"image": images, "label": order % 10}
+    if ids:
+        features["id"] = [f"train_{i + first_id}" for i in order]
+    return tfds.testing.mock_data(
+        as_dataset_fn=lambda self, *args, **kwargs: tf.data.Dataset.from_tensor_slices(features)
+    ), order
+
+
+def tags(dataset):
+    values = []
+    for images, _ in dataset:
+        values += np.rint((images.numpy()[:, 0, 0, 0] + 1) * 127.5).astype(int).tolist()
+    return sorted(values)
+
+
+def test_tfds_reference_and_first_subsets():
+    mock, order = shuffled_cifar_mock(120)
+    kwargs = dict(batch_size=120, conditional=True, repeat=False, drop_remainder=False,
+                  flip=False, seed=0, fraction=0.25)
+    with mock:
+        reference = tags(load_tfds("cifar10", subset="reference", **kwargs))
+        first = tags(load_tfds("cifar10", subset="first", **kwargs))
+        members = subset_members("cifar10", fraction=0.25, subset="reference")
+        # Streamed (cache=False, as for evaluation) selects the same.
+        assert tags(load_tfds("cifar10", subset="reference", cache=False, **kwargs)) == reference
+    assert reference == sorted(reference_indices(120, 0.25).tolist())
+    assert first == sorted(order[:30].tolist())
+    assert sorted(members) == sorted(f"train_{i}" for i in reference)
+
+
+def test_tfds_reference_needs_ids_of_a_whole_split():
+    mock, _ = shuffled_cifar_mock(20, ids=False)
+    with mock, pytest.raises(ValueError, match=r"'id' feature.*features: \['image', 'label'\]"):
+        load_tfds("cifar10", fraction=0.5, subset="reference")
+    # As from split="train[50%:]": ids 20..39 of 20 examples.
+    mock, _ = shuffled_cifar_mock(20, first_id=20)
+    with mock, pytest.raises(ValueError, match="whole split"):
+        load_tfds("cifar10", fraction=0.5, subset="reference")
+
+
+def test_tfds_subset_members():
+    with tfds.testing.mock_data(num_examples=60):
+        dataset = tfds.load("cifar10", split="train", shuffle_files=False)
+        ids = [e["id"].numpy().decode() for e in dataset]
+        labels = np.array([int(e["label"]) for e in dataset])
+        everything = subset_members("cifar10")
+        half = subset_members("cifar10", fraction=0.5)
+    assert everything == ids
+    assert half == [ids[i] for i in stratified_indices(labels, 0.5)]
+    assert json.loads(json.dumps(half)) == half
+
+
+def test_tfds_subset_members_without_ids_are_positions():
+    mock, _ = shuffled_cifar_mock(20, ids=False)
+    with mock:
+        assert subset_members("cifar10", fraction=0.25, subset="first") == [0, 1, 2, 3, 4]
+        assert subset_members("cifar10") == list(range(20))
+
+
+def test_folder_subset_members_are_what_the_loader_keeps(tmp_path):
+    write_class_folders(tmp_path, (20, 10))
+    members = subset_members(f"folder:{tmp_path}", fraction=0.5)
+    assert len(members) == 15 and all(m.endswith(".png") for m in members)
+    assert sum(m.startswith("a/") for m in members) == 10
+    # The files named hold exactly the pixel values the loader yields.
+    values = sorted((0 if m.startswith("a/") else 100) + int(m[2:4]) for m in members)
+    dataset, _ = load_image_folder(tmp_path, batch_size=1, conditional=True, repeat=False,
+                                   flip=False, fraction=0.5)
+    assert pixel_values(dataset) == values
+    assert subset_members(f"folder:{tmp_path}") == [f"a/{i:02d}.png" for i in range(20)] + [
+        f"b/{i:02d}.png" for i in range(10)]
+
+
+@pytest.mark.parametrize("subset, reason", [("reference", "original CIFAR order"),
+                                            ("first", "whole classes")])
+def test_folders_take_only_the_stratified_subset(tmp_path, subset, reason):
+    write_class_folders(tmp_path, (4, 4))
+    with pytest.raises(ValueError, match=f"subset='{subset}' cannot be used.*{reason}"):
+        load_image_folder(tmp_path, fraction=0.5, subset=subset)
+    with pytest.raises(ValueError, match="cannot be used with an image folder"):
+        subset_members(f"folder:{tmp_path}", subset=subset)
+    with pytest.raises(ValueError, match="subset must be one of"):
+        load_image_folder(tmp_path, subset="Stratified")
