@@ -1,11 +1,12 @@
 """Input pipelines that turn tfds datasets or image folders into batches of
-real images for GAN training."""
+real images for GAN training, and the subsets of the data they keep."""
 
 from keras_dagan.data.pipeline import (
     load_dataset,
     load_image_folder,
     load_tfds,
     prepare_dataset,
+    subset_members,
 )
 
-__all__ = ["load_dataset", "load_image_folder", "load_tfds", "prepare_dataset"]
+__all__ = ["load_dataset", "load_image_folder", "load_tfds", "prepare_dataset", "subset_members"]

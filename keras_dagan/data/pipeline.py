@@ -1,10 +1,14 @@
 """Input pipelines that turn images into endless batches of GAN reals.
 
-Every loader ends in `prepare_dataset`, which yields float32 images in
-[-1, 1] with shape `(batch_size, height, width, channels)`, or
-`(images, labels)` tuples with int32 labels for conditional GANs. The
-datasets repeat forever, so train with
+Every loader ends in `prepare_dataset`'s batching, which yields float32
+images in [-1, 1] with shape `(d_steps * batch_size, height, width,
+channels)`, or `(images, labels)` tuples with int32 labels for conditional
+GANs: one training step's reals. The datasets repeat forever, so train with
 `gan.fit(dataset, steps_per_epoch=..., epochs=...)`.
+
+The order of the examples and the flips are pure functions of the seed and
+the position in the stream, so `initial_step=k` resumes a run at batch `k`
+without producing the `k` batches before it.
 """
 
 import os
@@ -15,7 +19,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_dagan.data.archive import extracted_folder, is_archive
-from keras_dagan.data.subset import stratified_indices, validate_fraction
+from keras_dagan.data.subset import (
+    original_indices,
+    subset_positions,
+    validate_fraction,
+    validate_subset,
+)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -33,70 +42,99 @@ def prepare_dataset(
     label_key="label",
     repeat=True,
     image_size=None,
+    d_steps=1,
+    initial_step=0,
 ):
     """Turns a dataset of single images into endless training batches.
 
-    The steps are: pick the image (and label) out of each element, cache,
-    shuffle, repeat forever, batch, scale to float32 in [-1, 1], optionally
-    flip, prefetch. Caching happens before the conversion to float so that
-    uint8 images take a quarter of the memory they would as float32.
+    The steps are: pick the image (and label) out of each element,
+    optionally resize, then with `cache=True` read every example into
+    memory once (as uint8 when the images are uint8, a quarter of the
+    memory of float32) and draw batches from there: pass `e` over the N
+    examples visits them in its own full permutation, seeded by
+    `(seed, e)` (in input order with `shuffle_buffer=1`). Each batch is then scaled to float32 in [-1, 1],
+    optionally flipped, and prefetched.
 
     uint8 images are mapped with `x / 127.5 - 1`, so 0 becomes -1 and 255
     becomes 1. Floating-point images are assumed to be in [-1, 1] already
     and are only cast to float32; they are not rescaled or checked.
 
-    The result repeats forever, so pass `steps_per_epoch` to `fit`.
+    Resuming: with `cache=True` the batch at step `k` is a pure function of
+    `(seed, k)`, so `initial_step=k` yields exactly what
+    `prepare_dataset(...).skip(k)` yields with the same seed, in O(1)
+    rather than by producing and dropping `k` batches. This needs a fixed
+    integer `seed`. With `cache=False` the examples are streamed through a
+    shuffle buffer, which cannot jump ahead: `initial_step` must be 0.
 
     Args:
-        dataset: A `tf.data.Dataset` whose elements are one image each, as
-            a uint8 or float tensor of shape `(height, width, channels)`,
-            an `(image, label)` tuple, or a dict such as those of
-            `tfds.load` (`{"image": ..., "label": ..., ...}`; other keys
+        dataset: A finite `tf.data.Dataset` whose elements are one image
+            each, as a uint8 or float tensor of shape `(height, width,
+            channels)`, an `(image, label)` tuple, or a dict such as those
+            of `tfds.load` (`{"image": ..., "label": ..., ...}`; other keys
             are ignored).
-        batch_size: Images per batch, at least 1.
+        batch_size: Images per discriminator update, at least 1.
         conditional: If True, yield `(images, labels)`; the elements must
             carry integer class labels, scalars or of shape `(1,)`. If
             False, labels are dropped.
         flip: If True, flip each real image left-right with probability
             0.5, as the DiffAugment paper does for every model.
-        shuffle_buffer: Size of the shuffle buffer, at least 1 (1 keeps
-            the input order). Reshuffled on every pass over the data.
-        cache: If True, keep the decoded images in memory after the first
-            pass. Turn off for datasets larger than memory.
-        seed: Integer seed that makes shuffling and flipping reproducible,
-            or None for a different stream on every run.
+        shuffle_buffer: 1 keeps the input order. Above 1, with
+            `cache=True` every pass is a full permutation of the data
+            (the size does not matter); with `cache=False` it is the size
+            of the shuffle buffer, reshuffled on every pass.
+        cache: If True, hold the (resized) images in memory, read once
+            when this function is called; needed for `initial_step > 0`.
+            Turn off for datasets larger than memory.
+        seed: Integer >= 0 that makes the order and the flips
+            reproducible, or None to draw one (a different stream on every
+            run, which cannot be resumed).
         drop_remainder: Whether `batch` drops a short last batch. As the
             data repeats before batching, no batch is ever short; True
             only makes the batch dimension static, which XLA likes.
         image_key: Key of the image when elements are dicts.
         label_key: Key of the label when elements are dicts.
-        image_size: None keeps the images' size; (height, width) resizes
-            them (area-averaged when shrinking, bilinear when enlarging)
-            before caching.
         repeat: If True, repeat forever (training). False makes one pass
             over the data, e.g. for evaluation; pass
             `drop_remainder=False` too to keep a short last batch.
+        image_size: None keeps the images' size; (height, width) resizes
+            them (area-averaged when shrinking, bilinear when enlarging)
+            before caching.
+        d_steps: Discriminator updates per training step, at least 1: each
+            batch holds `d_steps * batch_size` images, and update `k`
+            takes rows `k * batch_size` to `(k + 1) * batch_size`, as the
+            reference BigGAN code loads `batch_size * num_D_steps` reals
+            per iteration.
+        initial_step: Batch to start from, at least 0: the result equals
+            the one with `initial_step=0` after `.skip(initial_step)`.
+            Needs `cache=True`.
 
     Returns:
         An infinite (unless `repeat=False`) `tf.data.Dataset` of float32
         image batches of shape
-        `(batch_size, height, width, channels)`, or of
+        `(d_steps * batch_size, height, width, channels)`, or of
         `(images, labels)` tuples with int32 labels of shape
-        `(batch_size,)` when `conditional` is True.
+        `(d_steps * batch_size,)` when `conditional` is True.
 
     Raises:
-        ValueError: If `dataset` is not a `tf.data.Dataset`, `batch_size`
-            or `shuffle_buffer` is below 1, the images are not rank 3 or
-            not uint8/float, the labels are not integer scalars, or
-            `conditional` is True and the elements carry no labels.
+        ValueError: If `dataset` is not a `tf.data.Dataset` or is infinite
+            or empty with `cache=True`, `batch_size`, `d_steps` or
+            `shuffle_buffer` is below 1, `initial_step` is below 0 or above
+            0 with `cache=False`, `seed` is not None or an integer >= 0,
+            the images are not rank 3, not uint8/float or (with
+            `cache=True`) of different sizes, the labels are not integer
+            scalars, or `conditional` is True and the elements carry no
+            labels.
 
     Example:
 
     ```python
     (x, y), _ = keras.datasets.cifar10.load_data()
     ds = tf.data.Dataset.from_tensor_slices((x, y))
-    ds = prepare_dataset(ds, batch_size=64, conditional=True, flip=True)
+    ds = prepare_dataset(ds, batch_size=64, conditional=True, flip=True, seed=0)
     gan.fit(ds, steps_per_epoch=1000, epochs=10)
+    # Resuming after 5000 steps continues the same stream:
+    ds = prepare_dataset(tf.data.Dataset.from_tensor_slices((x, y)), batch_size=64,
+                         conditional=True, flip=True, seed=0, initial_step=5000)
     ```
     """
     if not isinstance(dataset, tf.data.Dataset):
@@ -106,37 +144,24 @@ def prepare_dataset(
             "tf.data.Dataset.from_tensor_slices(images) or "
             "tf.data.Dataset.from_tensor_slices((images, labels))."
         )
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("shuffle_buffer", shuffle_buffer)
+    _check_batching(batch_size, d_steps, initial_step, cache)
     select = _element_selector(
         dataset.element_spec, conditional, image_key, label_key
     )
-
-    dataset = dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE)
-    if image_size is not None:
-        dataset = dataset.map(_resizer(dataset.element_spec, tuple(image_size)),
-                              num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        dataset = dataset.cache()
-    dataset = dataset.shuffle(
-        shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+    return _batches(
+        dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE),
+        batch_size,
+        conditional=conditional,
+        flip=flip,
+        shuffle_buffer=shuffle_buffer,
+        cache=cache,
+        seed=seed,
+        drop_remainder=drop_remainder,
+        repeat=repeat,
+        image_size=image_size,
+        d_steps=d_steps,
+        initial_step=initial_step,
     )
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    # Scaling whole batches is one vectorized op instead of one per image.
-    if conditional:
-        dataset = dataset.map(
-            lambda images, labels: (_to_unit_range(images), labels),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    else:
-        dataset = dataset.map(
-            _to_unit_range, num_parallel_calls=tf.data.AUTOTUNE
-        )
-    if flip:
-        dataset = _random_flip(dataset, conditional, seed)
-    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def load_tfds(
@@ -148,14 +173,20 @@ def load_tfds(
     flip=True,
     seed=None,
     fraction=1.0,
+    subset="stratified",
+    d_steps=1,
+    initial_step=0,
     **prepare_kwargs,
 ):
     """Loads a TensorFlow Datasets dataset as endless training batches.
 
-    Calls `tfds.load(name, split=split, data_dir=data_dir,
-    shuffle_files=True)`, which downloads and prepares the dataset on first
-    use and reads the prepared copy afterwards, also offline, then passes
-    the result to `prepare_dataset`.
+    Calls `tfds.load(name, split=split, data_dir=data_dir)`, which
+    downloads and prepares the dataset on first use and reads the prepared
+    copy afterwards, also offline, keeps the examples `fraction` and
+    `subset` select, and batches them as `prepare_dataset` does. The
+    files are read in tfds's fixed order (the in-memory permutations do
+    the shuffling, and resuming needs the same order in every run), except
+    for a whole split with `cache=False`, whose files are shuffled too.
 
     Args:
         name: Registered tfds name such as "cifar10", optionally with a
@@ -163,17 +194,28 @@ def load_tfds(
         split: tfds split, e.g. "train" or "train[:10%]".
         data_dir: Where tfds keeps prepared datasets; defaults to tfds's
             own (`~/tensorflow_datasets`).
-        batch_size: Images per batch, at least 1.
+        batch_size: Images per discriminator update, at least 1.
         conditional: If True, yield `(images, labels)` from the
             dataset's `label_key` feature ("label" by default).
         flip: If True, flip each real image left-right with probability
             0.5, as the DiffAugment paper does.
-        seed: Integer seed for file and element shuffling and flipping,
-            or None.
-        fraction: Share of each class to keep, in (0, 1]: a deterministic
-            class-stratified subset (`stratified_indices` with seed 0, the
-            same for every `seed`). Below 1 the split is read once, in
-            order, to learn its labels.
+        seed: Integer seed >= 0 for the order and the flips, or None to
+            draw one (such a run cannot be resumed).
+        fraction: Share of the split to keep, in (0, 1]. Below 1 the split
+            is read once, in order, to learn its labels or ids. The subset
+            is the same for every `seed`.
+        subset: Which examples a `fraction` keeps: "stratified" (the same
+            share of every class, `stratified_indices` with seed 0),
+            "reference" (DiffAugment-biggan-cifar's `np.random.choice`
+            with seed 0 over the original CIFAR order, read from the
+            examples' "id" feature such as "train_16399"; needs a whole
+            split) or "first" (the first examples in tfds's order, as
+            DiffAugment-stylegan2's `dset.take(num_samples)`). See
+            `keras_dagan.data.subset`.
+        d_steps: Discriminator updates per step; each batch holds
+            `d_steps * batch_size` images (see `prepare_dataset`).
+        initial_step: Batch to start from (see `prepare_dataset`); needs
+            the default `cache=True`.
         **prepare_kwargs: Further arguments of `prepare_dataset`, such as
             `shuffle_buffer`, `cache`, `image_key` or `label_key`.
 
@@ -181,32 +223,63 @@ def load_tfds(
         The infinite `tf.data.Dataset` of `prepare_dataset`.
 
     Raises:
-        ValueError: If `name` is not a registered tfds dataset, or for the
-            bad inputs listed in `prepare_dataset`.
+        ValueError: If `name` is not a registered tfds dataset, `fraction`
+            or `subset` is bad, `subset="reference"` meets examples without
+            ids numbering a whole split, or for the bad inputs listed in
+            `prepare_dataset`.
         RuntimeError: If the dataset is not prepared in `data_dir` and
             tfds fails to download or prepare it (e.g. without internet).
 
     Example:
 
     ```python
-    ds = load_tfds("cifar10", batch_size=64, conditional=True, seed=0)
+    ds = load_tfds("cifar10", batch_size=64, conditional=True, seed=0,
+                   fraction=0.1, subset="reference", d_steps=4)
     gan.fit(ds, steps_per_epoch=1000, epochs=10)
     ```
     """
-    # Imported here: tfds takes seconds to import and only this loader
-    # needs it.
+    # Fail before tfds spends minutes downloading.
+    cache = prepare_kwargs.get("cache", True)
+    _check_batching(batch_size, d_steps, initial_step, cache)
+    validate_fraction(fraction)
+    validate_subset(subset)
+    seed = _resolve_seed(seed)
+    dataset = _load_tfds_split(
+        name,
+        split,
+        data_dir,
+        # Only a streamed whole split gains from shuffled files: a subset
+        # is chosen by position and the in-memory data must come in the
+        # same order in every run to resume.
+        shuffle_files=not cache and fraction == 1.0,
+        seed=seed,
+    )
+    keep = _tfds_selection(dataset, fraction, subset, prepare_kwargs.get("label_key", "label"))
+    if keep is not None:
+        dataset = _keep_positions(dataset, keep)
+    return prepare_dataset(
+        dataset,
+        batch_size,
+        conditional=conditional,
+        flip=flip,
+        seed=seed,
+        d_steps=d_steps,
+        initial_step=initial_step,
+        **prepare_kwargs,
+    )
+
+
+def _load_tfds_split(name, split, data_dir, shuffle_files, seed):
+    # Imported here: tfds takes seconds to import and only the tfds loaders
+    # need it.
     import tensorflow_datasets as tfds
 
-    # Fail before tfds spends minutes downloading.
-    _check_positive_int("batch_size", batch_size)
-    validate_fraction(fraction)
     try:
-        dataset = tfds.load(
+        return tfds.load(
             name,
             split=split,
             data_dir=data_dir,
-            # A subset is chosen by position, which needs a fixed order.
-            shuffle_files=fraction == 1.0,
+            shuffle_files=shuffle_files,
             # Without a seed, tfds shuffles the files differently on
             # every run even when `seed` is set.
             read_config=tfds.ReadConfig(shuffle_seed=seed),
@@ -229,29 +302,51 @@ def load_tfds(
             "data_dir=... pointing to where it was prepared before, or "
             "load a folder of images with load_image_folder(path)."
         ) from error
-    if fraction < 1.0:
-        dataset = _stratified_subset(dataset, fraction, prepare_kwargs.get("label_key", "label"))
-    return prepare_dataset(
-        dataset,
-        batch_size,
-        conditional=conditional,
-        flip=flip,
-        seed=seed,
-        **prepare_kwargs,
-    )
 
 
-def _stratified_subset(dataset, fraction, label_key):
-    if not isinstance(dataset.element_spec, dict) or label_key not in dataset.element_spec:
-        labels = np.zeros(int(dataset.cardinality()) if dataset.cardinality() >= 0
-                          else sum(1 for _ in dataset), np.int64)
-    else:
-        labels = np.array([int(label) for label in dataset.map(lambda e: e[label_key])
-                           .as_numpy_iterator()])
-    keep = np.zeros(len(labels), bool)
-    keep[stratified_indices(labels, fraction)] = True
+def _tfds_selection(dataset, fraction, subset, label_key):
+    """Positions in `dataset`'s order that the subset keeps, or None for
+    all; reads the labels or ids in one pass when needed."""
+    if fraction == 1.0:
+        return None
+    spec = dataset.element_spec
+    if subset == "reference":
+        if not isinstance(spec, dict) or "id" not in spec:
+            features = sorted(spec) if isinstance(spec, dict) else spec
+            raise ValueError(
+                "subset='reference' needs each example's index in the original "
+                f"order, from an 'id' feature like cifar10's 'train_16399'; the "
+                f"examples have none (features: {features}). Use "
+                "subset='stratified' or 'first'."
+            )
+        ids = list(dataset.map(lambda element: element["id"]).as_numpy_iterator())
+        return subset_positions(subset, fraction, len(ids), original=original_indices(ids))
+    if subset == "first" or not isinstance(spec, dict) or label_key not in spec:
+        return subset_positions(subset, fraction, _count(dataset))
+    labels = np.array(list(dataset.map(lambda element: element[label_key]).as_numpy_iterator()))
+    return subset_positions(subset, fraction, len(labels), labels=labels)
+
+
+def _count(dataset):
+    count = int(dataset.cardinality())
+    if count >= 0:
+        return count
+    return int(dataset.reduce(np.int64(0), lambda total, _: total + 1))
+
+
+def _keep_positions(dataset, positions):
+    """The elements of `dataset` at the sorted `positions`, in order."""
+    last = int(positions[-1]) + 1
+    keep = np.zeros(last, bool)
+    keep[positions] = True
     keep = tf.constant(keep)
-    return dataset.enumerate().filter(lambda index, _: keep[index]).map(lambda _, element: element)
+    # Stops reading after the last kept element ("first" keeps a prefix).
+    return (
+        dataset.take(last)
+        .enumerate()
+        .filter(lambda position, _: keep[position])
+        .map(lambda _, element: element)
+    )
 
 
 def load_image_folder(
@@ -261,6 +356,9 @@ def load_image_folder(
     flip=True,
     seed=None,
     fraction=1.0,
+    subset="stratified",
+    d_steps=1,
+    initial_step=0,
     **prepare_kwargs,
 ):
     """Loads a folder of same-sized images as endless training batches.
@@ -269,26 +367,41 @@ def load_image_folder(
     subfolders, `path/<class>/...`, searched recursively, whose sorted
     names give the labels 0..K-1, or directly in `path`, which gives no
     labels. Every image is decoded once up front, in parallel, to check
-    that it is readable and that all share one size; the pipeline then
-    decodes them again with
-    `tf.io.decode_image(channels=3, expand_animations=False)`, so images
-    always have 3 channels.
+    that it is readable and that all share one size. Images are decoded
+    with `tf.io.decode_image(channels=3, expand_animations=False)`, so
+    they always have 3 channels.
+
+    With `cache=True` (the default) the decoded (resized) images are held
+    in memory, read once here, as `prepare_dataset` does. With
+    `cache=False` each image is read from its file when the stream reaches
+    it, so folders larger than memory work. Both orders are the same pure
+    function of `(seed, position)` over the sorted file list, so both
+    support `initial_step` without decoding the skipped images.
 
     Args:
         path: The folder, or a .tar, .tar.gz, .tgz or .zip archive of one,
             which is unpacked once into `~/.cache/keras_dagan/extracted`.
-        batch_size: Images per batch, at least 1.
+        batch_size: Images per discriminator update, at least 1.
         conditional: If True, yield `(images, labels)`; needs class
             subfolders.
         flip: If True, flip each real image left-right with probability
             0.5, as the DiffAugment paper does.
-        seed: Integer seed for the file order, shuffling and flipping, or
-            None.
+        seed: Integer seed >= 0 for the order and the flips, or None to
+            draw one (such a run cannot be resumed).
         fraction: Share of each class folder to keep, in (0, 1]: a
             deterministic class-stratified subset (`stratified_indices`
             with seed 0, the same for every `seed`).
+        subset: Only "stratified" works for folders. "reference" picks by
+            index in the original CIFAR order, which a folder does not
+            record (CIFAR's train/<class>/NNNN.jpg numbers images within
+            their class only), and "first" would take whole classes from
+            the sorted listing; both raise a ValueError. Use
+            `load_tfds(..., subset=...)` for them.
+        d_steps: Discriminator updates per step; each batch holds
+            `d_steps * batch_size` images (see `prepare_dataset`).
+        initial_step: Batch to start from (see `prepare_dataset`).
         **prepare_kwargs: Further arguments of `prepare_dataset`, such as
-            `shuffle_buffer`, `cache` or `image_size`.
+            `shuffle_buffer`, `cache`, `image_size` or `repeat`.
 
     Returns:
         A tuple `(dataset, class_names)`: the infinite `tf.data.Dataset`
@@ -301,27 +414,20 @@ def load_image_folder(
             folder is empty, images sit both in `path` and in
             subfolders, an image cannot be read or decoded (naming the
             file), images differ in size (naming one that differs),
-            `conditional` is True without class subfolders, or for the
-            bad inputs listed in `prepare_dataset`.
+            `conditional` is True without class subfolders, `subset` is
+            not "stratified", or for the bad inputs listed in
+            `prepare_dataset`.
 
     Example:
 
     ```python
     # flowers/daisy/*.jpg, flowers/rose/*.jpg, ... all 64x64
-    ds, class_names = load_image_folder("flowers", conditional=True)
+    ds, class_names = load_image_folder("flowers", conditional=True, seed=0)
     gan.fit(ds, steps_per_epoch=500, epochs=20)
     ```
     """
-    _check_positive_int("batch_size", batch_size)
-    validate_fraction(fraction)
-    path = os.fspath(path)
-    if is_archive(path):
-        path = extracted_folder(path)
-    files, labels, class_names = _list_images(path)
-    if fraction < 1.0:
-        keep = stratified_indices(labels if class_names else np.zeros(len(files)), fraction)
-        files = [files[i] for i in keep]
-        labels = [labels[i] for i in keep] if class_names else []
+    _check_batching(batch_size, d_steps, initial_step, cache=True)
+    path, files, labels, class_names = _folder_selection(path, fraction, subset)
     if conditional and not class_names:
         raise ValueError(
             f"conditional=True needs labels, but the images in {path!r} "
@@ -330,34 +436,79 @@ def load_image_folder(
             "conditional=False."
         )
     shape = _common_image_shape(files, path)
-
-    # Files are listed class by class; a shuffle buffer smaller than the
-    # dataset would then start training on the first classes only.
-    order = np.random.default_rng(seed).permutation(len(files))
-    files = [files[i] for i in order]
-    labels = [labels[i] for i in order] if class_names else []
-
-    def load(file):
-        return tf.ensure_shape(_decode_image(file), shape)
-
-    if class_names:
-        dataset = tf.data.Dataset.from_tensor_slices((files, labels)).map(
-            lambda file, label: (load(file), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(files).map(
-            load, num_parallel_calls=tf.data.AUTOTUNE
-        )
-    dataset = prepare_dataset(
-        dataset,
+    dataset = _batches(
+        _ImageFiles(files, labels if conditional else None, shape),
         batch_size,
         conditional=conditional,
         flip=flip,
         seed=seed,
+        d_steps=d_steps,
+        initial_step=initial_step,
         **prepare_kwargs,
     )
     return dataset, class_names
+
+
+def _folder_selection(path, fraction, subset):
+    """Returns `(folder, files, labels, class_names)` of the images that
+    `fraction` and `subset` keep, in sorted listing order."""
+    validate_fraction(fraction)
+    validate_subset(subset)
+    if subset != "stratified":
+        raise ValueError(
+            f"subset={subset!r} cannot be used with an image folder: "
+            + (
+                "it picks by index in the original CIFAR order, which a folder does "
+                "not record (CIFAR's train/<class>/NNNN.jpg numbers each image within "
+                "its class only). "
+                if subset == "reference"
+                else "the first images of the sorted listing are whole classes. "
+            )
+            + "Use subset='stratified', or load_tfds(..., subset="
+            f"{subset!r}) for the tfds CIFAR datasets."
+        )
+    path = os.fspath(path)
+    if is_archive(path):
+        path = extracted_folder(path)
+    files, labels, class_names = _list_images(path)
+    if fraction < 1.0:
+        keep = subset_positions(subset, fraction, len(files), labels=labels or None)
+        files = [files[i] for i in keep]
+        labels = [labels[i] for i in keep] if class_names else []
+    return path, files, labels, class_names
+
+
+def _check_batching(batch_size, d_steps, initial_step, cache):
+    _check_positive_int("batch_size", batch_size)
+    _check_positive_int("d_steps", d_steps)
+    if (
+        isinstance(initial_step, bool)
+        or not isinstance(initial_step, (int, np.integer))
+        or initial_step < 0
+    ):
+        raise ValueError(
+            f"initial_step must be an integer >= 0 (the batch to resume "
+            f"from); got {initial_step!r}."
+        )
+    if initial_step and not cache:
+        raise ValueError(
+            f"initial_step={initial_step} needs cache=True: with cache=False "
+            "the examples stream through a shuffle buffer, which cannot "
+            "jump ahead. Pass cache=True (the images are then held in "
+            "memory and the stream resumes without reading the skipped "
+            "batches), or for an image folder use load_image_folder, "
+            "which resumes either way."
+        )
+
+
+def _resolve_seed(seed):
+    if seed is None:
+        return secrets.randbits(63)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"seed must be None or an integer >= 0; got {seed!r}."
+        )
+    return int(seed)
 
 
 def _check_positive_int(name, value):
@@ -485,27 +636,230 @@ def _to_unit_range(images):
     return tf.cast(images, tf.float32)
 
 
-def _random_flip(dataset, conditional, seed):
-    """Flips each image of each batch left-right with probability 0.5."""
-    # Stateless draws keyed by a seeded random stream are reproducible and
-    # need no generator state shared between parallel map calls.
-    if seed is None:
-        seed = secrets.randbits(63)
-    keys = tf.data.Dataset.random(
-        seed=seed, rerandomize_each_iteration=True
-    ).batch(2)
+class _ImageFiles:
+    """Images of one shape, read from their files by index."""
 
-    def flip(element, key):
-        images, labels = element if conditional else (element, None)
-        mask = tf.random.stateless_uniform([tf.shape(images)[0]], key) < 0.5
-        images = tf.where(
-            mask[:, None, None, None], tf.reverse(images, axis=[2]), images
+    def __init__(self, files, labels, shape):
+        self.files = files
+        self.labels = labels
+        self.shape = shape
+
+    def loader(self, image_size):
+        """A function from a file path to its (resized) uint8 image."""
+        resize = (
+            _resizer(tf.TensorSpec(self.shape, tf.uint8), tuple(image_size))
+            if image_size is not None
+            else tf.identity
         )
-        return (images, labels) if conditional else images
+        return lambda file: resize(tf.ensure_shape(_decode_image(file), self.shape))
 
-    return tf.data.Dataset.zip((dataset, keys)).map(
-        flip, num_parallel_calls=tf.data.AUTOTUNE
+    def dataset(self, image_size):
+        """The images (with labels, if any) in file order."""
+        load = self.loader(image_size)
+        if self.labels is None:
+            return tf.data.Dataset.from_tensor_slices(self.files).map(
+                load, num_parallel_calls=tf.data.AUTOTUNE
+            )
+        return tf.data.Dataset.from_tensor_slices(
+            (self.files, np.asarray(self.labels, np.int32))
+        ).map(lambda file, label: (load(file), label), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _batches(
+    source,
+    batch_size,
+    conditional=False,
+    flip=False,
+    shuffle_buffer=10_000,
+    cache=True,
+    seed=None,
+    drop_remainder=True,
+    repeat=True,
+    image_size=None,
+    d_steps=1,
+    initial_step=0,
+):
+    """Batches of `d_steps * batch_size` examples of `source`, a dataset of
+    selected elements (image, or (image, label) if conditional) or
+    `_ImageFiles`; the arguments are `prepare_dataset`'s."""
+    _check_positive_int("shuffle_buffer", shuffle_buffer)
+    stream = _Stream(
+        size=d_steps * batch_size,
+        conditional=conditional,
+        flip=flip,
+        shuffle=shuffle_buffer > 1,
+        seed=_resolve_seed(seed),
+        drop_remainder=drop_remainder,
+        repeat=repeat,
+        initial_step=initial_step,
     )
+    if isinstance(source, _ImageFiles):
+        # Cached, the images are decoded once into memory, since decoding
+        # every image again on every pass costs more CPU than a small
+        # data set's memory; otherwise each is read from its file when the
+        # stream reaches it, which fits folders larger than memory.
+        if cache:
+            return stream.from_memory(*_read_into_memory(source.dataset(image_size), conditional))
+        return stream.from_files(source.files, source.labels, source.loader(image_size))
+    if image_size is not None:
+        source = source.map(
+            _resizer(source.element_spec, tuple(image_size)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if cache:
+        return stream.from_memory(*_read_into_memory(source, conditional))
+    return stream.from_stream(source, shuffle_buffer)
+
+
+class _Stream:
+    """Turns examples into the batches of a training run.
+
+    Position `p` of the stream (counted in images from the start of the
+    run) shows example `order(p)`: pass `e = p // N` over the N examples
+    visits them in the permutation `RandomIndexShuffle` computes from
+    `(seed, e)`. Batch `k` holds positions `k * size` to
+    `(k + 1) * size - 1` and flips with draws keyed by `(seed, k)`. So every
+    batch is a pure function of the seed and its number, which lets a run
+    start at `initial_step` without producing the batches before it.
+    """
+
+    def __init__(self, size, conditional, flip, shuffle, seed, drop_remainder, repeat, initial_step):
+        self.size = size
+        self.conditional = conditional
+        self.flip = flip
+        self.shuffle = shuffle
+        self.drop_remainder = drop_remainder
+        self.repeat = repeat
+        self.initial_step = initial_step
+        # Separate keys, so that which image comes and whether it flips are
+        # independent draws.
+        self.order_key = [int(k) for k in np.random.SeedSequence(seed).generate_state(3)]
+        self.flip_key = self.order_key.pop()
+
+    def from_memory(self, images, labels):
+        """Batches gathered from `images` (and `labels`), held in memory."""
+        count = int(images.shape[0])
+
+        def gather(positions):
+            index = self._example_index(positions, count)
+            if self.conditional:
+                return tf.gather(images, index), tf.gather(labels, index)
+            return tf.gather(images, index)
+
+        # Gathering whole batches is one op per batch, not one per image.
+        batches = self._positions(count).batch(
+            self.size, drop_remainder=self.drop_remainder
+        )
+        return self._finish(batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE))
+
+    def from_files(self, files, labels, load):
+        """Batches decoded file by file, only at the positions taken."""
+        count = len(files)
+        files = tf.constant(files)
+        labels = tf.constant(labels, tf.int32) if self.conditional else None
+
+        def read(position):
+            index = self._example_index(position, count)
+            image = load(files[index])
+            return (image, labels[index]) if self.conditional else image
+
+        # deterministic=True: a parallel map that let fast files overtake
+        # slow ones would make the batches depend on timing.
+        examples = self._positions(count).map(
+            read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+        return self._finish(examples.batch(self.size, drop_remainder=self.drop_remainder))
+
+    def from_stream(self, dataset, shuffle_buffer):
+        """Batches of a dataset read in order through a shuffle buffer."""
+        dataset = dataset.shuffle(
+            shuffle_buffer, seed=self.order_key[0], reshuffle_each_iteration=True
+        )
+        if self.repeat:
+            dataset = dataset.repeat()
+        return self._finish(dataset.batch(self.size, drop_remainder=self.drop_remainder))
+
+    def _positions(self, count):
+        start = self.initial_step * self.size
+        if self.repeat:
+            return tf.data.Dataset.counter(start)
+        return tf.data.Dataset.range(start, max(start, count))
+
+    def _example_index(self, positions, count):
+        """The example at each position (a scalar or a vector of them)."""
+        offsets = positions % count
+        if not self.shuffle:
+            return offsets
+        passes = positions // count
+
+        def fill(value):
+            return tf.fill(tf.shape(positions), tf.constant(value, tf.int64))
+
+        # The raw op, because tf.random.experimental.index_shuffle pads a
+        # batch of seeds along the wrong axis; it takes 3-element seeds.
+        return tf.raw_ops.RandomIndexShuffle(
+            index=offsets,
+            seed=tf.stack([fill(self.order_key[0]), fill(self.order_key[1]), passes], axis=-1),
+            max_index=fill(count - 1),
+            rounds=4,
+        )
+
+    def _finish(self, batches):
+        """Numbers the batches, scales them to [-1, 1], flips, prefetches."""
+        numbered = tf.data.Dataset.zip(
+            (batches, tf.data.Dataset.counter(self.initial_step))
+        )
+
+        def finish(batch, number):
+            images, labels = batch if self.conditional else (batch, None)
+            # Scaling whole batches is one vectorized op instead of one per
+            # image.
+            images = _to_unit_range(images)
+            if self.flip:
+                key = tf.stack([tf.constant(self.flip_key, tf.int64), number])
+                mask = tf.random.stateless_uniform([tf.shape(images)[0]], key) < 0.5
+                images = tf.where(
+                    mask[:, None, None, None], tf.reverse(images, axis=[2]), images
+                )
+            return (images, labels) if self.conditional else images
+
+        return numbered.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+            tf.data.AUTOTUNE
+        )
+
+
+def _read_into_memory(dataset, conditional, chunk_size=1024):
+    """Reads a finite dataset of images (or `(image, label)` pairs) into one
+    tensor of images (and one of labels, else None), on the CPU."""
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            "The dataset is infinite (e.g. it was repeated), so it cannot be "
+            "held in memory. Pass the dataset before .repeat(); the batches "
+            "repeat by themselves. For data larger than memory pass "
+            "cache=False."
+        )
+    # On the CPU: the input pipeline gathers from these tensors there, and
+    # a GPU copy would only take accelerator memory.
+    with tf.device("/CPU:0"):
+        try:
+            chunks = list(dataset.batch(chunk_size).prefetch(tf.data.AUTOTUNE))
+        except tf.errors.InvalidArgumentError as error:
+            if "Cannot batch tensors" not in error.message:
+                raise
+            raise ValueError(
+                "The images differ in size, so they cannot be held in one "
+                "array. Pass image_size=(height, width) to resize them all."
+            ) from None
+        if not chunks:
+            raise ValueError(
+                "The dataset is empty; there are no images to train on."
+            )
+        if conditional:
+            return (
+                tf.concat([images for images, _ in chunks], 0),
+                tf.concat([labels for _, labels in chunks], 0),
+            )
+        return tf.concat(chunks, 0), None
 
 
 def _is_prepared(name, data_dir):
@@ -651,7 +1005,8 @@ def load_dataset(spec, split="train", data_dir=None, **kwargs):
         split: tfds split (ignored for folders).
         data_dir: tfds data folder (ignored for folders).
         **kwargs: Arguments of `load_image_folder` / `load_tfds` such as
-            `batch_size`, `conditional`, `flip`, `seed`, `repeat`.
+            `batch_size`, `conditional`, `flip`, `seed`, `repeat`,
+            `fraction`, `subset`, `d_steps`, `initial_step`.
 
     Returns:
         `(dataset, class_names)`; class_names is None for tfds datasets.
@@ -659,9 +1014,61 @@ def load_dataset(spec, split="train", data_dir=None, **kwargs):
     Example:
 
     ```python
-    dataset, _ = load_dataset("folder:data/100-shot-obama", batch_size=32)
+    dataset, _ = load_dataset("folder:data/100-shot-obama", batch_size=32,
+                              seed=0, d_steps=4, initial_step=restored_step)
     ```
     """
     if spec.startswith(FOLDER_PREFIX):
         return load_image_folder(spec[len(FOLDER_PREFIX):], **kwargs)
     return load_tfds(spec, split=split, data_dir=data_dir, **kwargs), None
+
+
+def subset_members(spec, split="train", data_dir=None, fraction=1.0, subset="stratified",
+                   label_key="label"):
+    """The examples `load_dataset` trains on, as a JSON-serialisable list.
+
+    Selects exactly as `load_dataset(spec, split=split, data_dir=data_dir,
+    fraction=fraction, subset=subset)` does, so a run can record which
+    examples it used.
+
+    Args:
+        spec: "folder:PATH" (an image folder or archive of one) or a tfds
+            name such as "cifar10".
+        split: tfds split (ignored for folders).
+        data_dir: tfds data folder (ignored for folders).
+        fraction: Share to keep, in (0, 1], as in `load_tfds`.
+        subset: "stratified", "reference" or "first", as in `load_tfds`
+            (folders take only "stratified").
+        label_key: The label feature of tfds examples, for "stratified".
+
+    Returns:
+        For folders, the kept files' paths relative to the folder, with
+        "/" separators, in sorted listing order (e.g. "cat/0042.jpg"). For
+        tfds, the kept examples' "id" strings (e.g. "train_16399", whose
+        number is the index in the original CIFAR order) in tfds's order,
+        or, for datasets without an "id" feature, their int positions in
+        tfds's order of the split (`shuffle_files=False`).
+
+    Raises:
+        ValueError, RuntimeError: As `load_image_folder` / `load_tfds` for
+            a bad spec, fraction or subset.
+
+    Example:
+
+    ```python
+    manifest["examples"] = subset_members("cifar10", fraction=0.1, subset="reference")
+    ```
+    """
+    if spec.startswith(FOLDER_PREFIX):
+        path, files, _, _ = _folder_selection(spec[len(FOLDER_PREFIX):], fraction, subset)
+        return [os.path.relpath(file, path).replace(os.sep, "/") for file in files]
+    validate_fraction(fraction)
+    validate_subset(subset)
+    dataset = _load_tfds_split(spec, split, data_dir, shuffle_files=False, seed=0)
+    keep = _tfds_selection(dataset, fraction, subset, label_key)
+    if not isinstance(dataset.element_spec, dict) or "id" not in dataset.element_spec:
+        return (keep if keep is not None else np.arange(_count(dataset))).tolist()
+    ids = dataset.map(lambda element: element["id"])
+    if keep is not None:
+        ids = _keep_positions(ids, keep)
+    return [example_id.decode() for example_id in ids.as_numpy_iterator()]
