@@ -1,4 +1,5 @@
-"""`PeriodicCallback`: the base of callbacks that act every N training steps."""
+"""Callbacks that count training steps: `PeriodicCallback`, the base of those
+that act every N steps, and `StopAtStep`, which ends training at a step."""
 
 import keras
 
@@ -41,3 +42,46 @@ class PeriodicCallback(keras.callbacks.Callback):
     def on_period(self, step, logs):
         """Acts at `step`; `logs` are the batch logs (may be None)."""
         raise NotImplementedError
+
+
+class StopAtStep(PeriodicCallback):
+    """Stops training right after the GAN's `final_step`-th training step.
+
+    With it `fit` can run any number of steps whatever the epoch length:
+    give it epochs enough to reach `final_step`, and the last one ends early.
+    Steps count on from the generator optimizer's `iterations` (see
+    `PeriodicCallback`), so `final_step` is the total over resumed runs.
+
+    Args:
+        final_step: The step to stop at, an integer >= 1.
+
+    Example:
+
+    ```python
+    # 1000 steps in epochs of 300: the fourth epoch stops after 100 steps.
+    gan.fit(data, steps_per_epoch=300, epochs=4, callbacks=[StopAtStep(1000)])
+    ```
+    """
+
+    def __init__(self, final_step):
+        if isinstance(final_step, bool) or not isinstance(final_step, int) or final_step < 1:
+            raise ValueError(f"final_step must be an integer >= 1; got {final_step!r}.")
+        # The first multiple of final_step after any earlier step is
+        # final_step itself, so acting every final_step steps acts there.
+        super().__init__(final_step)
+
+    @property
+    def final_step(self):
+        return self.every_n_steps
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.step >= self.final_step:
+            # fit would still run one step before any callback could stop it.
+            raise ValueError(
+                f"The model is already at step {self.step}, not before final_step="
+                f"{self.final_step}; don't call fit, or raise final_step."
+            )
+
+    def on_period(self, step, logs):
+        self.model.stop_training = True
