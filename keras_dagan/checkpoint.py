@@ -268,6 +268,19 @@ class BestCheckpoint(PeriodicCallback):
             logs["best_fid"] = self.best_fid
 
 
+def saved_steps(directory):
+    """The steps of the step checkpoints in `directory`, oldest first (their
+    folder names; `restore_latest` verifies them).
+
+    Example:
+
+    ```python
+    saved_steps("run/checkpoints")  # [9000, 10000]
+    ```
+    """
+    return [step for step, _ in _checkpoints(directory)]
+
+
 def _checkpoints(directory):
     """`(step, folder)` of every step checkpoint in `directory`, oldest first."""
     if not os.path.isdir(directory):

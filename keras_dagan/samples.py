@@ -79,11 +79,14 @@ def sample_grid(generator, latent_dim, num_samples=64, num_classes=None, seed=0)
 
 
 class SampleGrid(PeriodicCallback):
-    """Every `every_n_steps` steps, writes a grid of EMA-generator samples.
+    """Every `every_n_steps` steps, and at the last step of training, writes
+    a grid of EMA-generator samples.
 
     The grid goes to `directory/step-NNNNNNNN.png` and, when `log_dir` is
     given, to TensorBoard as the image "samples". The noise is fixed, so
-    successive grids show how the same z evolve.
+    successive grids show how the same z evolve. When training ends on a
+    step that is not a multiple of `every_n_steps`, that step gets a grid
+    too, so every run shows where it ended.
 
     Args:
         directory: Folder of the PNG files.
@@ -105,8 +108,18 @@ class SampleGrid(PeriodicCallback):
         self.num_samples = num_samples
         self.seed = seed
         self._writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+        self._last_written = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._last_written = self.step
+
+    def on_train_end(self, logs=None):
+        if self.step != self._last_written:
+            self.on_period(self.step, logs)
 
     def on_period(self, step, logs):
+        self._last_written = step
         grid = sample_grid(self.model.ema_generator, self.model.latent_dim, self.num_samples,
                            self.model.num_classes, self.seed)
         write_png(os.path.join(self.directory, f"step-{step:08d}.png"), grid)

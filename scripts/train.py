@@ -23,8 +23,13 @@ from absl import app, flags, logging  # noqa: E402
 flags.DEFINE_string("dataset", "cifar10", "A tfds name (cifar10, cifar100, ...) or folder:PATH, "
                     "an image folder (class subfolders give labels) or a .tar/.zip of one.")
 flags.DEFINE_string("data_dir", None, "tfds data_dir.")
-flags.DEFINE_float("data_fraction", 1.0, "Share of each class to train on, in (0, 1]; 0.1 is the "
-                   "papers' 10 %% setting (deterministic, class-stratified).")
+flags.DEFINE_float("data_fraction", 1.0, "Share of the training data to train on, in (0, 1]; "
+                   "0.1 is the papers' 10 %% setting (a deterministic subset, see --subset).")
+flags.DEFINE_enum("subset", "stratified", ["stratified", "reference", "first"],
+                  "Which examples --data_fraction keeps: stratified (that share of each class, "
+                  "seed 0), reference (DiffAugment-biggan-cifar's np.random.choice with seed 0 "
+                  "over the original CIFAR order; tfds datasets with ids) or first (the first "
+                  "examples in tfds order, as DiffAugment-stylegan2).")
 flags.DEFINE_integer("resolution", 32, "Image size; the data is resized to it.")
 flags.DEFINE_bool("flip", True, "Randomly flip the real images left-right (as the papers do).")
 # Model
@@ -53,15 +58,26 @@ flags.DEFINE_list("dag", [], "DAG transformations, one D head each (e.g. rotatio
 flags.DEFINE_float("dag_weight", 1.0, "DAG weight lambda of the transformation heads.")
 flags.DEFINE_enum("loss", "hinge", ["hinge", "non_saturating", "wasserstein"], "GAN loss.")
 flags.DEFINE_float("r1_gamma", 0.0, "R1 penalty weight (0: off).")
-flags.DEFINE_integer("d_steps", 1, "D updates per G update.")
+flags.DEFINE_bool("r1_through_augment", True,
+                  "R1 gradient with respect to the reals x through the augmentation (ADA, "
+                  "DiffAugment-stylegan2's ns_DiffAugment_r1); --nor1_through_augment: with "
+                  "respect to the augmented reals (ns_r1_DiffAugment, its CIFAR/FFHQ runs).")
+flags.DEFINE_integer("d_steps", 1, "D updates per G update; each gets its own --batch_size reals.")
 # Optimisation
-flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+flags.DEFINE_integer("batch_size", 64, "Global batch of one D update (a step reads "
+                     "--d_steps times as many reals) and of the G update.")
 flags.DEFINE_integer("steps", 10_000, "Total training steps (G updates).")
 flags.DEFINE_float("lr_g", 2e-4, "Generator learning rate.")
 flags.DEFINE_float("lr_d", 2e-4, "Discriminator learning rate.")
 flags.DEFINE_float("beta_1", 0.0, "Adam beta_1.")
 flags.DEFINE_float("beta_2", 0.999, "Adam beta_2.")
-flags.DEFINE_float("ema_decay", 0.999, "Generator EMA decay (0: off).")
+flags.DEFINE_float("ema_decay", 0.999, "Generator EMA decay (0: off, unless --ema_kimg).")
+flags.DEFINE_integer("ema_start", 0, "G updates during which the EMA copies G (BigGAN's "
+                     "--ema_start; its DiffAugment scripts use 1000).")
+flags.DEFINE_float("ema_kimg", None, "EMA half-life in thousands of generated images, "
+                   "replacing --ema_decay (StyleGAN2-ADA).")
+flags.DEFINE_float("ema_rampup", None, "With --ema_kimg: cap the half-life at this share of "
+                   "the images generated so far (StyleGAN2-ADA; 0.05).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
                   "default: one device; mirrored: tf.distribute.MirroredStrategy on all GPUs.")
@@ -70,10 +86,17 @@ flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bf
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
 # Output
 flags.DEFINE_string("out_dir", None, "Output folder (logs, samples, checkpoints, generator).")
-flags.DEFINE_integer("checkpoint_every", 1000, "Checkpoint period in steps; --steps must be "
-                     "a multiple of it.")
-flags.DEFINE_integer("sample_every", 1000, "Sample-grid period in steps (0: never).")
+flags.DEFINE_integer("checkpoint_every", 1000, "Checkpoint period in steps; the run also "
+                     "ends with a checkpoint at --steps.")
+flags.DEFINE_integer("sample_every", 1000, "Sample-grid period in steps, plus a grid at the last "
+                     "step (0: never).")
 flags.DEFINE_integer("eval_every", 0, "FID period in steps (0: no evaluation).")
+flags.DEFINE_string("fid_reference", "train", "Real statistics FID compares to: train (the "
+                    "whole training split or folder, also with --data_fraction), test (tfds's "
+                    "test split, as the BigGAN and StyleGAN2 CIFAR references) or "
+                    "folder:PATH.")
+flags.DEFINE_enum("export", "best", ["best", "last"], "Which generator to export: best (the "
+                  "checkpoint of the lowest FID, with --eval_every; else the last) or last.")
 flags.DEFINE_integer("num_eval_samples", 10_000, "Generated images per FID evaluation.")
 flags.DEFINE_enum("extractor", "inception", ["inception", "cifar10"],
                   "FID features when --classifier_path is not given: TF-GAN's Inception "
@@ -90,12 +113,32 @@ flags.mark_flag_as_required("out_dir")
 FLAGS = flags.FLAGS
 
 RESOLUTIONS = {"dcgan": (32, 64), "biggan": (32,)}
+# The flags that define the model and the data of a run: a resumed run must
+# keep them (the manifest checks it). Learning rates, schedules, outputs and
+# devices may change, e.g. to lower the learning rates after a divergence.
+DEFINING_FLAGS = (
+    "dataset", "data_fraction", "subset", "resolution", "flip", "batch_size", "d_steps", "seed",
+    "arch", "width", "latent_dim", "conditional", "augment", "ada_preset", "dag",
+    "mixed_precision",
+)
 
 
-def fail(message):
-    """Stops with a one-line error and exit status 2."""
-    print(f"train.py: error: {message}", file=sys.stderr)
-    sys.exit(2)
+class UsageError(Exception):
+    """A bad flag or input: printed as one `train.py: error:` line, exit 2."""
+
+
+def fail(message, status=2):
+    """Stops with a one-line error and exit status 2 (1 for a failed run)."""
+    print(f"train.py: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(status)
+
+
+def parse_flags(argv):
+    """absl's parser, with a parse error as one line and exit status 2."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        fail(str(error))
 
 
 def check_flags():
@@ -108,33 +151,45 @@ def check_flags():
     for name in ("batch_size", "steps", "checkpoint_every", "d_steps", "latent_dim"):
         if getattr(FLAGS, name) < 1:
             fail(f"--{name}={getattr(FLAGS, name)} must be at least 1.")
-    for name in ("sample_every", "eval_every"):
+    for name in ("sample_every", "eval_every", "seed", "ema_start"):
         if getattr(FLAGS, name) < 0:
-            fail(f"--{name}={getattr(FLAGS, name)} must be >= 0 (0 turns it off).")
-    if FLAGS.steps % FLAGS.checkpoint_every:
-        fail(f"--steps={FLAGS.steps} is not a multiple of --checkpoint_every="
-             f"{FLAGS.checkpoint_every}; make it one (checkpoints end the Keras epochs).")
+            fail(f"--{name}={getattr(FLAGS, name)} must be >= 0"
+                 f"{' (0 turns it off)' if name.endswith('every') else ''}.")
     if FLAGS.eval_every and FLAGS.classifier_path and not FLAGS.classifier_layer:
         fail("--classifier_path needs --classifier_layer=NAME, its feature layer.")
-    if FLAGS.dag:
-        from keras_dagan.models import DAG
+    if FLAGS.fid_reference not in ("train", "test") and not FLAGS.fid_reference.startswith("folder:"):
+        fail(f"--fid_reference={FLAGS.fid_reference}: use train, test or folder:PATH.")
+    if FLAGS.eval_every and FLAGS.fid_reference == "test" and FLAGS.dataset.startswith("folder:"):
+        fail(f"--fid_reference=test: --dataset={FLAGS.dataset} is a folder, which has no test "
+             "split; pass --fid_reference=folder:PATH of held-out images, or train.")
+    if FLAGS.augment == "ada" and FLAGS.ada_p is not None and not 0 <= FLAGS.ada_p <= 1:
+        fail(f"--ada_p={FLAGS.ada_p} is outside [0, 1].")
+    for spec in (FLAGS.dataset, FLAGS.fid_reference if FLAGS.eval_every else ""):
+        if spec.startswith("folder:") and not os.path.exists(spec[len("folder:"):]):
+            fail(f"--dataset={spec}: no such folder or archive." if spec == FLAGS.dataset else
+                 f"--fid_reference={spec}: no such folder or archive.")
+    # Each component checks its own arguments; build them once to report
+    # any bad value before work starts.
+    try:
+        augmentation()
+    except ValueError as error:
+        fail(f"--augment={FLAGS.augment}: {error}")
+    try:
+        dag()
+    except ValueError as error:
+        fail(f"--dag={','.join(FLAGS.dag)} --dag_weight={FLAGS.dag_weight}: {error}")
+    try:
+        ema_schedule_arguments(check=True)
+    except ValueError as error:
+        fail(str(error).replace("ema_", "--ema_"))
 
-        try:
-            DAG(FLAGS.dag, weight=FLAGS.dag_weight)
-        except ValueError as error:
-            fail(f"--dag={','.join(FLAGS.dag)} --dag_weight={FLAGS.dag_weight}: {error}")
-    if FLAGS.augment == "ada":
-        if FLAGS.ada_p is not None and not 0 <= FLAGS.ada_p <= 1:
-            fail(f"--ada_p={FLAGS.ada_p} is outside [0, 1].")
-        try:
-            adaptive_augment()
-        except ValueError as error:
-            fail(f"--augment=ada: {error}")
-    if FLAGS.dataset.startswith("folder:") and not os.path.exists(FLAGS.dataset[len("folder:"):]):
-        fail(f"--dataset={FLAGS.dataset}: no such folder or archive.")
+
+def run_flags():
+    """The script's own flags, name to value, for the manifest."""
+    return {flag.name: flag.value for flag in FLAGS.get_key_flags_for_module(sys.argv[0])}
 
 
-def strategy_scope():
+def strategy():
     import tensorflow as tf
 
     if FLAGS.strategy == "mirrored":
@@ -142,21 +197,40 @@ def strategy_scope():
     return tf.distribute.get_strategy()
 
 
-def load_training_data():
+def load_training_data(initial_step):
     from keras_dagan.data import load_dataset
 
-    dataset, class_names = load_dataset(
+    dataset, _ = load_dataset(
         FLAGS.dataset, split="train", data_dir=FLAGS.data_dir, batch_size=FLAGS.batch_size,
-        conditional=FLAGS.conditional, flip=FLAGS.flip, seed=FLAGS.seed,
-        fraction=FLAGS.data_fraction, image_size=(FLAGS.resolution, FLAGS.resolution))
-    num_classes = None
-    if FLAGS.conditional:
-        if class_names is None:
-            import tensorflow_datasets as tfds
+        d_steps=FLAGS.d_steps, initial_step=initial_step, conditional=FLAGS.conditional,
+        flip=FLAGS.flip, seed=FLAGS.seed, fraction=FLAGS.data_fraction, subset=FLAGS.subset,
+        image_size=(FLAGS.resolution, FLAGS.resolution))
+    return dataset
 
-            class_names = tfds.builder(FLAGS.dataset, data_dir=FLAGS.data_dir).info.features["label"].names
-        num_classes = len(class_names)
-    return dataset, num_classes
+
+def number_of_classes():
+    """None when unconditional, else the dataset's class count (UsageError if
+    it has no classes)."""
+    from keras_dagan.data import class_names
+
+    if not FLAGS.conditional:
+        return None
+    names = class_names(FLAGS.dataset, FLAGS.data_dir)
+    if len(names) < 2:
+        raise UsageError(f"--conditional needs labels of at least 2 classes; the data has "
+                         f"{len(names)}. Put the images in class subfolders or drop "
+                         "--conditional.")
+    return len(names)
+
+
+def augmentation():
+    from keras_dagan import augment
+
+    if FLAGS.augment == "diffaugment":
+        return augment.DiffAugment(FLAGS.policy, seed=FLAGS.seed)
+    if FLAGS.augment == "ada":
+        return adaptive_augment()
+    return None
 
 
 def adaptive_augment():
@@ -169,10 +243,26 @@ def adaptive_augment():
                            antialias=FLAGS.ada_antialias, seed=FLAGS.seed)
 
 
+def dag():
+    from keras_dagan.models import DAG
+
+    return DAG(FLAGS.dag, weight=FLAGS.dag_weight) if FLAGS.dag else None
+
+
+def ema_schedule_arguments(check=False):
+    arguments = {"ema_decay": FLAGS.ema_decay, "ema_start": FLAGS.ema_start,
+                 "ema_kimg": FLAGS.ema_kimg, "ema_rampup": FLAGS.ema_rampup}
+    if check:
+        from keras_dagan.models import EMASchedule
+
+        EMASchedule(*arguments.values())
+    return arguments
+
+
 def build_gan(num_classes):
     import keras
 
-    from keras_dagan import GAN, augment, models
+    from keras_dagan import GAN, models
 
     width = {} if FLAGS.width is None else {"width": FLAGS.width}
     if FLAGS.arch == "dcgan":
@@ -181,19 +271,13 @@ def build_gan(num_classes):
     else:
         generator = models.resnet_generator(FLAGS.latent_dim, FLAGS.resolution, num_classes=num_classes, **width)
         discriminator = models.resnet_discriminator(FLAGS.resolution, num_classes=num_classes, **width)
-    dag = None
-    if FLAGS.dag:
-        dag = models.DAG(FLAGS.dag, weight=FLAGS.dag_weight)
-        discriminator = models.dag_discriminator(discriminator, dag.num_heads)
-    augmentation = None
-    if FLAGS.augment == "diffaugment":
-        augmentation = augment.DiffAugment(FLAGS.policy, seed=FLAGS.seed)
-    elif FLAGS.augment == "ada":
-        augmentation = adaptive_augment()
-    gan = GAN(generator, discriminator, FLAGS.latent_dim, augment=augmentation,
+    heads = dag()
+    if heads is not None:
+        discriminator = models.dag_discriminator(discriminator, heads.num_heads)
+    gan = GAN(generator, discriminator, FLAGS.latent_dim, augment=augmentation(),
               augment_mode=FLAGS.augment_mode, loss=FLAGS.loss, d_steps=FLAGS.d_steps,
-              r1_gamma=FLAGS.r1_gamma, ema_decay=FLAGS.ema_decay, num_classes=num_classes,
-              seed=FLAGS.seed, dag=dag)
+              r1_gamma=FLAGS.r1_gamma, r1_through_augment=FLAGS.r1_through_augment,
+              num_classes=num_classes, seed=FLAGS.seed, dag=heads, **ema_schedule_arguments())
 
     def adam(rate):
         return keras.optimizers.Adam(rate, beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2)
@@ -208,14 +292,21 @@ def fid_callback():
 
     extractor = metrics.make_extractor(FLAGS.extractor, FLAGS.inception_path, FLAGS.classifier_path,
                                        FLAGS.classifier_layer, FLAGS.classifier_logits_layer)
-    # The reference is the whole training split, as in the papers, also when
-    # training on a fraction of it.
+    # The whole split, also when training on a fraction of it: the
+    # references score against all of it (BigGAN-CIFAR and
+    # DiffAugment-StyleGAN2's CIFAR runs against the 10k test images).
+    reference = FLAGS.fid_reference
+    dataset, split = (reference, "train") if reference.startswith("folder:") else (FLAGS.dataset, reference)
     statistics = metrics.dataset_statistics(
-        extractor, FLAGS.dataset, split="train", data_dir=FLAGS.data_dir,
+        extractor, dataset, split=split, data_dir=FLAGS.data_dir,
         image_size=(FLAGS.resolution, FLAGS.resolution), cache_dir=FLAGS.cache_dir)
     return metrics.FIDCallback(statistics, extractor, FLAGS.eval_every,
                                num_samples=FLAGS.num_eval_samples, batch_size=250,
                                verbose=FLAGS.verbose > 0)
+
+
+def warn(line):
+    print(f"train.py: warning: {line}", file=sys.stderr, flush=True)
 
 
 def main(argv):
@@ -224,57 +315,97 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     import keras
 
-    from keras_dagan.checkpoint import TrainingCheckpoint, restore_latest
+    from keras_dagan.checkpoint import (BestCheckpoint, CheckpointError, TrainingCheckpoint,
+                                        restore_best, restore_latest, saved_steps)
+    from keras_dagan.data import subset_members
+    from keras_dagan.divergence import StopOnDivergence, is_finite_state
     from keras_dagan.export import export_generator
+    from keras_dagan.manifest import check_manifest, write_manifest
+    from keras_dagan.periodic import StopAtStep
     from keras_dagan.samples import SampleGrid
 
     keras.utils.set_random_seed(FLAGS.seed)
     if FLAGS.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
     out_dir = os.path.abspath(FLAGS.out_dir)
-    try:
-        dataset, num_classes = load_training_data()
-    except (ValueError, RuntimeError) as error:
-        fail(f"--dataset={FLAGS.dataset}: {error}")
-    with strategy_scope().scope():
-        gan = build_gan(num_classes)
     checkpoints = os.path.join(out_dir, "checkpoints")
-    step = restore_latest(gan, checkpoints)
+    settings = run_flags()
+    devices = strategy()
+    replicas = devices.num_replicas_in_sync
+    if FLAGS.batch_size % replicas:
+        fail(f"--batch_size={FLAGS.batch_size} does not split evenly over {replicas} replicas; "
+             f"make it a multiple of {replicas}.")
+    try:
+        members = subset_members(FLAGS.dataset, "train", FLAGS.data_dir, FLAGS.data_fraction,
+                                 FLAGS.subset)
+        num_classes = number_of_classes()
+    except (ValueError, RuntimeError, UsageError) as error:
+        fail(f"--dataset={FLAGS.dataset}: {error}")
+    try:
+        check_manifest(out_dir, settings, DEFINING_FLAGS, members)
+        with devices.scope():
+            gan = build_gan(num_classes)
+        step = restore_latest(gan, checkpoints, warn=warn)
+        # Checkpoints hold the optimizers' learning rates; a resumed run
+        # trains with the ones it is given.
+        gan.d_optimizer.learning_rate = FLAGS.lr_d
+        gan.g_optimizer.learning_rate = FLAGS.lr_g
+        # The input order is a function of --seed and the position, so the
+        # data resumes where the checkpoint left it without replaying it.
+        dataset = load_training_data(initial_step=step)
+    except (ValueError, CheckpointError) as error:
+        fail(str(error))
+    write_manifest(out_dir, settings, seed=FLAGS.seed, data_members=members)
     if step:
         print(f"Resumed from step {step}", flush=True)
-        # The pipeline is deterministic given --seed: skipping the batches
-        # already used puts the data where the killed run left it.
-        dataset = dataset.skip(step)
 
-    callbacks = [TrainingCheckpoint(checkpoints), keras.callbacks.TerminateOnNaN()]
+    interval = FLAGS.checkpoint_every
+    divergence = StopOnDivergence()
+    callbacks = [StopAtStep(FLAGS.steps), divergence, TrainingCheckpoint(checkpoints, interval)]
     logs = os.path.join(out_dir, "logs")
     if FLAGS.sample_every:
         callbacks.append(SampleGrid(os.path.join(out_dir, "samples"), FLAGS.sample_every,
                                     log_dir=os.path.join(logs, "samples"), seed=FLAGS.seed))
-    fid = None
+    fid = best = None
     if FLAGS.eval_every:
         try:
             fid = fid_callback()
-        except (FileNotFoundError, ValueError) as error:
+        except (FileNotFoundError, ValueError, RuntimeError) as error:
             fail(str(error))
-        callbacks.append(fid)
-    # After the FID callback, so that its values reach the logs it writes.
-    # Keras's TensorBoard records only on multiples of update_freq, epoch
-    # summaries included, and our epochs end every --checkpoint_every steps.
-    callbacks.append(keras.callbacks.TensorBoard(
-        logs, update_freq=math.gcd(100, FLAGS.checkpoint_every)))
+        best = BestCheckpoint(checkpoints)
+        callbacks += [fid, best]
+    # Last, so that the FID and best FID reach the logs it writes. Keras's
+    # TensorBoard records only on multiples of update_freq, epoch summaries
+    # included, and our epochs end every --checkpoint_every steps.
+    callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=math.gcd(100, interval)))
 
-    interval = FLAGS.checkpoint_every
     if step < FLAGS.steps:
-        gan.fit(dataset, steps_per_epoch=interval, epochs=FLAGS.steps // interval,
+        gan.fit(dataset, steps_per_epoch=interval, epochs=-(-FLAGS.steps // interval),
                 initial_epoch=step // interval, callbacks=callbacks, verbose=FLAGS.verbose)
+    if divergence.diverged is not None:
+        kept = saved_steps(checkpoints)[-1:]
+        fail(f"{divergence.diverged}; stopped without saving or exporting it. "
+             f"{f'The last good checkpoint is step {kept[0]}' if kept else 'No checkpoint was kept'}"
+             f" in {checkpoints}; lower the learning rates to continue.", status=1)
+
+    summary = {"steps": FLAGS.steps, "resumed_from": step}
+    exported = "last"
+    if FLAGS.export == "best":
+        try:
+            found = restore_best(gan, checkpoints)
+        except CheckpointError as error:
+            fail(f"--export=best: {error} Export the last state with --export=last.")
+        if found is not None:
+            exported = f"best (step {found[0]})"
+            summary.update(best_step=found[0], best_fid=round(found[1], 4))
+    if not is_finite_state(gan):
+        fail("the weights are not finite; not exporting them.", status=1)
     export_generator(gan, os.path.join(out_dir, "generator"))
-    summary = {"steps": FLAGS.steps, "resumed_from": step,
-               "generator": os.path.join(out_dir, "generator")}
+    summary.update(generator=os.path.join(out_dir, "generator"), exported=exported)
     if fid is not None:
         summary["fid"] = {entry["step"]: round(entry["fid"], 4) for entry in fid.history}
     print(json.dumps(summary))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -55,3 +55,22 @@ def test_sample_grid_callback_writes_pngs_and_tensorboard_images(tmp_path):
              for event in tf.compat.v1.train.summary_iterator(path)
              if any(value.tag == "samples" for value in event.summary.value)]
     assert sorted(steps) == [1, 2]
+
+
+def test_sample_grid_callback_writes_the_last_step_of_any_run(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from keras_dagan import GAN
+    from keras_dagan.models import dcgan_discriminator, dcgan_generator
+    from keras_dagan.samples import SampleGrid
+
+    gan = GAN(dcgan_generator(8, 32, width=4), dcgan_discriminator(32, width=4), 8)
+    gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam())
+    real = tf.data.Dataset.from_tensors(np.zeros((8, 32, 32, 3), "float32")).repeat()
+    grids = SampleGrid(tmp_path, 2, num_samples=4)
+    gan.fit(real, steps_per_epoch=3, epochs=1, verbose=0, callbacks=[grids])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000002.png", "step-00000003.png"]
+    # A run that ends on a period writes that grid once.
+    gan.fit(real, steps_per_epoch=1, epochs=1, verbose=0, callbacks=[grids])
+    assert len(list(tmp_path.iterdir())) == 3

@@ -2,6 +2,7 @@
 real images for GAN training, and the subsets of the data they keep."""
 
 from keras_dagan.data.pipeline import (
+    class_names,
     load_dataset,
     load_image_folder,
     load_tfds,
@@ -9,4 +10,4 @@ from keras_dagan.data.pipeline import (
     subset_members,
 )
 
-__all__ = ["load_dataset", "load_image_folder", "load_tfds", "prepare_dataset", "subset_members"]
+__all__ = ["class_names", "load_dataset", "load_image_folder", "load_tfds", "prepare_dataset", "subset_members"]

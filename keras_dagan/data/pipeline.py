@@ -285,11 +285,7 @@ def _load_tfds_split(name, split, data_dir, shuffle_files, seed):
             read_config=tfds.ReadConfig(shuffle_seed=seed),
         )
     except tfds.core.DatasetNotFoundError:
-        # tfds's own message lists every registered dataset.
-        raise ValueError(
-            f"Unknown tfds dataset name {name!r}. Check the spelling; "
-            "tensorflow_datasets.list_builders() lists the valid names."
-        ) from None
+        raise _unknown_tfds_name(name) from None
     except Exception as error:
         if _is_prepared(name, data_dir):
             raise
@@ -862,6 +858,14 @@ def _read_into_memory(dataset, conditional, chunk_size=1024):
         return tf.concat(chunks, 0), None
 
 
+def _unknown_tfds_name(name):
+    # tfds's own message lists every registered dataset.
+    return ValueError(
+        f"Unknown tfds dataset name {name!r}. Check the spelling; "
+        "tensorflow_datasets.list_builders() lists the valid names."
+    )
+
+
 def _is_prepared(name, data_dir):
     import tensorflow_datasets as tfds
 
@@ -991,6 +995,41 @@ def _raise_for_unreadable(files):
 
 
 FOLDER_PREFIX = "folder:"
+
+
+def class_names(spec, data_dir=None):
+    """The class names of `spec`, without loading its images.
+
+    Args:
+        spec: "folder:PATH" (class subfolders give the classes; an archive
+            is unpacked as by `load_image_folder`) or a tfds name.
+        data_dir: tfds data folder (ignored for folders).
+
+    Returns:
+        The list of class names, label i being `names[i]`; empty for a
+        folder of loose images or a tfds dataset without a "label"
+        feature.
+
+    Raises:
+        ValueError: As `load_image_folder` for a missing or empty folder,
+            or for an unknown tfds name.
+
+    Example:
+
+    ```python
+    num_classes = len(class_names("folder:data/cifar10_quickstart.tar.gz"))  # 10
+    ```
+    """
+    if spec.startswith(FOLDER_PREFIX):
+        path = spec[len(FOLDER_PREFIX):]
+        return _list_images(extracted_folder(path) if is_archive(path) else path)[2]
+    import tensorflow_datasets as tfds
+
+    try:
+        features = tfds.builder(spec, data_dir=data_dir).info.features
+    except tfds.core.DatasetNotFoundError:
+        raise _unknown_tfds_name(spec) from None
+    return list(features["label"].names) if "label" in features else []
 
 
 def load_dataset(spec, split="train", data_dir=None, **kwargs):

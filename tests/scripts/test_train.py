@@ -89,7 +89,14 @@ def test_killed_run_resumes_where_the_checkpoint_left_it(image_folder, tmp_path)
     (["--data_fraction=1.5"], "--data_fraction=1.5 is outside (0, 1]"),
     (["--data_fraction=0"], "--data_fraction=0.0 is outside (0, 1]"),
     (["--arch=biggan", "--resolution=64"], "--resolution=64: --arch=biggan makes 32 pixel images"),
-    (["--steps=5", "--checkpoint_every=2"], "--steps=5 is not a multiple of --checkpoint_every=2"),
+    (["--policy=color,foo"], "--augment=diffaugment: Unknown DiffAugment policy name(s) ['foo']"),
+    (["--augment=xyz"], "flag --augment=xyz: value should be one of"),
+    (["--steps=abc"], "flag --steps=abc"),
+    (["--ema_rampup=0.05"], "--ema_rampup=0.05 ramps up the half-life set by --ema_kimg"),
+    (["--ema_start=-1"], "--ema_start=-1 must be >= 0"),
+    (["--fid_reference=val", "--eval_every=1"], "--fid_reference=val: use train, test or folder:PATH"),
+    (["--dataset=folder:/tmp", "--fid_reference=test", "--eval_every=1"],
+     "--fid_reference=test: --dataset=folder:/tmp is a folder, which has no test split"),
     (["--dataset=folder:/no/such/folder"], "--dataset=folder:/no/such/folder: no such folder"),
     (["--dag=rotation,spin"], "--dag=rotation,spin --dag_weight=1.0:"),
     (["--augment=ada", "--ada_preset=xyz"], "--augment=ada:"),
@@ -147,3 +154,97 @@ def test_mirrored_mixed_precision_run_logs_to_tensorboard(image_folder, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_r_t"} <= event_tags(tmp_path / "logs" / "train")
     assert "samples" in event_tags(tmp_path / "logs" / "samples")
+
+
+def summary(result):
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def folder_names(path):
+    return sorted(name for name in os.listdir(path) if not name.startswith("."))
+
+
+def test_any_step_count_ends_with_a_checkpoint_and_a_grid_at_its_last_step(image_folder, tmp_path):
+    flags = tiny_run_flags(image_folder, tmp_path, 5)
+    result = run(flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert folder_names(tmp_path / "checkpoints") == ["step-00000004", "step-00000005"]
+    assert folder_names(tmp_path / "samples") == [f"step-0000000{k}.png" for k in (2, 4, 5)]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["flags"]["steps"] == 5 and len(manifest["data_members"]) == 24
+    again = run(flags)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Resumed from step 5" in again.stdout and summary(again)["resumed_from"] == 5
+    assert len(folder_names(tmp_path / "samples")) == 3
+
+
+def test_a_diverged_run_stops_keeps_the_good_checkpoints_and_exits_1(image_folder, tmp_path):
+    good = run(tiny_run_flags(image_folder, tmp_path, 4) + ["--sample_every=0"])
+    assert good.returncode == 0, good.stderr[-3000:]
+    kept = {name: (tmp_path / "checkpoints" / name / "gan.weights.h5").read_bytes()
+            for name in folder_names(tmp_path / "checkpoints")}
+    export = (tmp_path / "generator" / "saved_model.pb").stat().st_mtime_ns
+    diverged = run(tiny_run_flags(image_folder, tmp_path, 40) + [
+        "--sample_every=0", "--lr_d=1e30", "--lr_g=1e30"])
+    assert diverged.returncode == 1, diverged.stderr[-3000:]
+    errors = [line for line in diverged.stderr.splitlines() if line.startswith("train.py: error:")]
+    assert len(errors) == 1 and "training diverged at step" in errors[0], diverged.stderr[-3000:]
+    assert "The last good checkpoint is step 4" in errors[0]
+    assert not diverged.stdout.strip().endswith("}")
+    assert {name: (tmp_path / "checkpoints" / name / "gan.weights.h5").read_bytes()
+            for name in folder_names(tmp_path / "checkpoints")} == kept
+    assert (tmp_path / "generator" / "saved_model.pb").stat().st_mtime_ns == export
+
+
+def test_a_damaged_checkpoint_falls_back_and_none_readable_is_one_line(image_folder, tmp_path):
+    flags = tiny_run_flags(image_folder, tmp_path, 4) + ["--sample_every=0"]
+    assert run(flags).returncode == 0
+    newest = tmp_path / "checkpoints" / "step-00000004" / "gan.weights.h5"
+    newest.write_bytes(newest.read_bytes()[:1000])  # as a full disk leaves it
+    resumed = run(tiny_run_flags(image_folder, tmp_path, 6) + ["--sample_every=0"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    warnings = [line for line in resumed.stderr.splitlines() if "is unreadable" in line]
+    assert len(warnings) == 1 and "step-00000004" in warnings[0] and "step-00000002" in warnings[0]
+    assert "Resumed from step 2" in resumed.stdout
+    for name in folder_names(tmp_path / "checkpoints"):
+        weights = tmp_path / "checkpoints" / name / "gan.weights.h5"
+        weights.write_bytes(weights.read_bytes()[:1000])
+    broken = run(tiny_run_flags(image_folder, tmp_path, 8))
+    assert broken.returncode == 2
+    errors = [line for line in broken.stderr.splitlines() if line.startswith("train.py: error:")]
+    assert len(errors) == 1 and "no checkpoint in" in errors[0], broken.stderr[-3000:]
+
+
+def test_resuming_checks_the_manifest_and_loads_checkpoints_of_the_previous_version(image_folder,
+                                                                                    tmp_path):
+    assert run(tiny_run_flags(image_folder, tmp_path, 2) + ["--sample_every=0"]).returncode == 0
+    other = run(tiny_run_flags(image_folder, tmp_path, 4) + ["--width=8"])
+    assert other.returncode == 2
+    assert "--width=8 (the run's: 4)" in other.stderr, other.stderr[-2000:]
+    # What the previous version left: no manifest, a state.json without a
+    # checksum.
+    (tmp_path / "manifest.json").unlink()
+    state = tmp_path / "checkpoints" / "step-00000002" / "state.json"
+    state.write_text(json.dumps({"step": 2, "epoch": 1}))
+    resumed = run(tiny_run_flags(image_folder, tmp_path, 4) + ["--sample_every=0"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resumed from step 2" in resumed.stdout
+    assert (tmp_path / "manifest.json").exists()
+
+
+def test_best_fid_checkpoint_is_kept_reported_and_exported(image_folder, tmp_path):
+    flags = tiny_run_flags(image_folder, tmp_path, 4) + [
+        "--sample_every=0", "--eval_every=2", "--extractor=cifar10", "--num_eval_samples=24",
+        f"--cache_dir={tmp_path / 'cache'}"]
+    result = run(flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = summary(result)
+    fids = {int(step): value for step, value in report["fid"].items()}
+    best_step = min(fids, key=fids.get)
+    assert report["best_step"] == best_step and report["best_fid"] == fids[best_step]
+    assert report["exported"] == f"best (step {best_step})"
+    state = json.loads((tmp_path / "checkpoints" / "best" / "state.json").read_text())
+    assert state["step"] == best_step
+    assert "epoch_best_fid" in event_tags(tmp_path / "logs" / "train")
+    last = run(flags[:-4] + ["--export=last", "--steps=4"])
+    assert summary(last)["exported"] == "last"
