@@ -207,7 +207,8 @@ class BestCheckpoint(PeriodicCallback):
     with "step", "fid" and the weights' checksum, and is replaced
     atomically. A best left by an earlier run in `directory` counts: a
     resumed run replaces it only with a lower FID. The best so far goes into
-    the logs as "best_fid" at FID steps and at every epoch end (put
+    the logs as "best_fid" (and its step as "best_fid_step") at FID steps
+    and at every epoch end (put
     `keras.callbacks.TensorBoard` after this callback to record it). Load it
     with `restore_best`.
 
@@ -266,6 +267,7 @@ class BestCheckpoint(PeriodicCallback):
     def _log_best(self, logs):
         if logs is not None and self.best_fid is not None:
             logs["best_fid"] = self.best_fid
+            logs["best_fid_step"] = self.best_step
 
 
 def saved_steps(directory):

@@ -6,19 +6,29 @@ channels)`, or `(images, labels)` tuples with int32 labels for conditional
 GANs: one training step's reals. The datasets repeat forever, so train with
 `gan.fit(dataset, steps_per_epoch=..., epochs=...)`.
 
-The order of the examples and the flips are pure functions of the seed and
-the position in the stream, so `initial_step=k` resumes a run at batch `k`
-without producing the `k` batches before it.
+This module holds the loaders and their checks: picking the images (and
+labels) out of dataset elements, tfds splits, image folders (listing,
+decoding and validating the files) and the subsets they keep. The order in
+which the batches visit the examples is `keras_dagan.data.stream`'s: it is
+a pure function of the seed and the position in the stream, so
+`initial_step=k` resumes a run at batch `k` without producing the `k`
+batches before it.
 """
 
 import os
 import re
-import secrets
 
 import numpy as np
 import tensorflow as tf
 
 from keras_dagan.data.archive import extracted_folder, is_archive
+from keras_dagan.data.stream import (
+    ImageFiles,
+    batches,
+    check_positive_int,
+    decode_image,
+    resolve_seed,
+)
 from keras_dagan.data.subset import (
     original_indices,
     subset_positions,
@@ -148,7 +158,7 @@ def prepare_dataset(
     select = _element_selector(
         dataset.element_spec, conditional, image_key, label_key
     )
-    return _batches(
+    return batches(
         dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE),
         batch_size,
         conditional=conditional,
@@ -243,7 +253,7 @@ def load_tfds(
     _check_batching(batch_size, d_steps, initial_step, cache)
     validate_fraction(fraction)
     validate_subset(subset)
-    seed = _resolve_seed(seed)
+    seed = resolve_seed(seed)
     dataset = _load_tfds_split(
         name,
         split,
@@ -432,8 +442,8 @@ def load_image_folder(
             "conditional=False."
         )
     shape = _common_image_shape(files, path)
-    dataset = _batches(
-        _ImageFiles(files, labels if conditional else None, shape),
+    dataset = batches(
+        ImageFiles(files, labels if conditional else None, shape),
         batch_size,
         conditional=conditional,
         flip=flip,
@@ -475,8 +485,8 @@ def _folder_selection(path, fraction, subset):
 
 
 def _check_batching(batch_size, d_steps, initial_step, cache):
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("d_steps", d_steps)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("d_steps", d_steps)
     if (
         isinstance(initial_step, bool)
         or not isinstance(initial_step, (int, np.integer))
@@ -495,23 +505,6 @@ def _check_batching(batch_size, d_steps, initial_step, cache):
             "batches), or for an image folder use load_image_folder, "
             "which resumes either way."
         )
-
-
-def _resolve_seed(seed):
-    if seed is None:
-        return secrets.randbits(63)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(
-            f"seed must be None or an integer >= 0; got {seed!r}."
-        )
-    return int(seed)
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}.")
 
 
 def _element_selector(spec, conditional, image_key, label_key):
@@ -608,256 +601,6 @@ def _check_label_spec(spec):
         )
 
 
-def _resizer(spec, size):
-    image_spec = spec[0] if isinstance(spec, tuple) else spec
-
-    def resize(image):
-        if tuple(image_spec.shape[:2]) == size:
-            return image
-        # Area averaging when shrinking avoids aliasing; it is the same as
-        # bilinear when enlarging.
-        resized = tf.image.resize(tf.cast(image, tf.float32), size, method="area", antialias=True)
-        if image_spec.dtype == tf.uint8:
-            return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-        return tf.cast(resized, image_spec.dtype)
-
-    if isinstance(spec, tuple):
-        return lambda image, label: (resize(image), label)
-    return resize
-
-
-def _to_unit_range(images):
-    if images.dtype == tf.uint8:
-        return tf.cast(images, tf.float32) / 127.5 - 1.0
-    return tf.cast(images, tf.float32)
-
-
-class _ImageFiles:
-    """Images of one shape, read from their files by index."""
-
-    def __init__(self, files, labels, shape):
-        self.files = files
-        self.labels = labels
-        self.shape = shape
-
-    def loader(self, image_size):
-        """A function from a file path to its (resized) uint8 image."""
-        resize = (
-            _resizer(tf.TensorSpec(self.shape, tf.uint8), tuple(image_size))
-            if image_size is not None
-            else tf.identity
-        )
-        return lambda file: resize(tf.ensure_shape(_decode_image(file), self.shape))
-
-    def dataset(self, image_size):
-        """The images (with labels, if any) in file order."""
-        load = self.loader(image_size)
-        if self.labels is None:
-            return tf.data.Dataset.from_tensor_slices(self.files).map(
-                load, num_parallel_calls=tf.data.AUTOTUNE
-            )
-        return tf.data.Dataset.from_tensor_slices(
-            (self.files, np.asarray(self.labels, np.int32))
-        ).map(lambda file, label: (load(file), label), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _batches(
-    source,
-    batch_size,
-    conditional=False,
-    flip=False,
-    shuffle_buffer=10_000,
-    cache=True,
-    seed=None,
-    drop_remainder=True,
-    repeat=True,
-    image_size=None,
-    d_steps=1,
-    initial_step=0,
-):
-    """Batches of `d_steps * batch_size` examples of `source`, a dataset of
-    selected elements (image, or (image, label) if conditional) or
-    `_ImageFiles`; the arguments are `prepare_dataset`'s."""
-    _check_positive_int("shuffle_buffer", shuffle_buffer)
-    stream = _Stream(
-        size=d_steps * batch_size,
-        conditional=conditional,
-        flip=flip,
-        shuffle=shuffle_buffer > 1,
-        seed=_resolve_seed(seed),
-        drop_remainder=drop_remainder,
-        repeat=repeat,
-        initial_step=initial_step,
-    )
-    if isinstance(source, _ImageFiles):
-        # Cached, the images are decoded once into memory, since decoding
-        # every image again on every pass costs more CPU than a small
-        # data set's memory; otherwise each is read from its file when the
-        # stream reaches it, which fits folders larger than memory.
-        if cache:
-            return stream.from_memory(*_read_into_memory(source.dataset(image_size), conditional))
-        return stream.from_files(source.files, source.labels, source.loader(image_size))
-    if image_size is not None:
-        source = source.map(
-            _resizer(source.element_spec, tuple(image_size)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    if cache:
-        return stream.from_memory(*_read_into_memory(source, conditional))
-    return stream.from_stream(source, shuffle_buffer)
-
-
-class _Stream:
-    """Turns examples into the batches of a training run.
-
-    Position `p` of the stream (counted in images from the start of the
-    run) shows example `order(p)`: pass `e = p // N` over the N examples
-    visits them in the permutation `RandomIndexShuffle` computes from
-    `(seed, e)`. Batch `k` holds positions `k * size` to
-    `(k + 1) * size - 1` and flips with draws keyed by `(seed, k)`. So every
-    batch is a pure function of the seed and its number, which lets a run
-    start at `initial_step` without producing the batches before it.
-    """
-
-    def __init__(self, size, conditional, flip, shuffle, seed, drop_remainder, repeat, initial_step):
-        self.size = size
-        self.conditional = conditional
-        self.flip = flip
-        self.shuffle = shuffle
-        self.drop_remainder = drop_remainder
-        self.repeat = repeat
-        self.initial_step = initial_step
-        # Separate keys, so that which image comes and whether it flips are
-        # independent draws.
-        self.order_key = [int(k) for k in np.random.SeedSequence(seed).generate_state(3)]
-        self.flip_key = self.order_key.pop()
-
-    def from_memory(self, images, labels):
-        """Batches gathered from `images` (and `labels`), held in memory."""
-        count = int(images.shape[0])
-
-        def gather(positions):
-            index = self._example_index(positions, count)
-            if self.conditional:
-                return tf.gather(images, index), tf.gather(labels, index)
-            return tf.gather(images, index)
-
-        # Gathering whole batches is one op per batch, not one per image.
-        batches = self._positions(count).batch(
-            self.size, drop_remainder=self.drop_remainder
-        )
-        return self._finish(batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE))
-
-    def from_files(self, files, labels, load):
-        """Batches decoded file by file, only at the positions taken."""
-        count = len(files)
-        files = tf.constant(files)
-        labels = tf.constant(labels, tf.int32) if self.conditional else None
-
-        def read(position):
-            index = self._example_index(position, count)
-            image = load(files[index])
-            return (image, labels[index]) if self.conditional else image
-
-        # deterministic=True: a parallel map that let fast files overtake
-        # slow ones would make the batches depend on timing.
-        examples = self._positions(count).map(
-            read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-        return self._finish(examples.batch(self.size, drop_remainder=self.drop_remainder))
-
-    def from_stream(self, dataset, shuffle_buffer):
-        """Batches of a dataset read in order through a shuffle buffer."""
-        dataset = dataset.shuffle(
-            shuffle_buffer, seed=self.order_key[0], reshuffle_each_iteration=True
-        )
-        if self.repeat:
-            dataset = dataset.repeat()
-        return self._finish(dataset.batch(self.size, drop_remainder=self.drop_remainder))
-
-    def _positions(self, count):
-        start = self.initial_step * self.size
-        if self.repeat:
-            return tf.data.Dataset.counter(start)
-        return tf.data.Dataset.range(start, max(start, count))
-
-    def _example_index(self, positions, count):
-        """The example at each position (a scalar or a vector of them)."""
-        offsets = positions % count
-        if not self.shuffle:
-            return offsets
-        passes = positions // count
-
-        def fill(value):
-            return tf.fill(tf.shape(positions), tf.constant(value, tf.int64))
-
-        # The raw op, because tf.random.experimental.index_shuffle pads a
-        # batch of seeds along the wrong axis; it takes 3-element seeds.
-        return tf.raw_ops.RandomIndexShuffle(
-            index=offsets,
-            seed=tf.stack([fill(self.order_key[0]), fill(self.order_key[1]), passes], axis=-1),
-            max_index=fill(count - 1),
-            rounds=4,
-        )
-
-    def _finish(self, batches):
-        """Numbers the batches, scales them to [-1, 1], flips, prefetches."""
-        numbered = tf.data.Dataset.zip(
-            (batches, tf.data.Dataset.counter(self.initial_step))
-        )
-
-        def finish(batch, number):
-            images, labels = batch if self.conditional else (batch, None)
-            # Scaling whole batches is one vectorized op instead of one per
-            # image.
-            images = _to_unit_range(images)
-            if self.flip:
-                key = tf.stack([tf.constant(self.flip_key, tf.int64), number])
-                mask = tf.random.stateless_uniform([tf.shape(images)[0]], key) < 0.5
-                images = tf.where(
-                    mask[:, None, None, None], tf.reverse(images, axis=[2]), images
-                )
-            return (images, labels) if self.conditional else images
-
-        return numbered.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-            tf.data.AUTOTUNE
-        )
-
-
-def _read_into_memory(dataset, conditional, chunk_size=1024):
-    """Reads a finite dataset of images (or `(image, label)` pairs) into one
-    tensor of images (and one of labels, else None), on the CPU."""
-    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-        raise ValueError(
-            "The dataset is infinite (e.g. it was repeated), so it cannot be "
-            "held in memory. Pass the dataset before .repeat(); the batches "
-            "repeat by themselves. For data larger than memory pass "
-            "cache=False."
-        )
-    # On the CPU: the input pipeline gathers from these tensors there, and
-    # a GPU copy would only take accelerator memory.
-    with tf.device("/CPU:0"):
-        try:
-            chunks = list(dataset.batch(chunk_size).prefetch(tf.data.AUTOTUNE))
-        except tf.errors.InvalidArgumentError as error:
-            if "Cannot batch tensors" not in error.message:
-                raise
-            raise ValueError(
-                "The images differ in size, so they cannot be held in one "
-                "array. Pass image_size=(height, width) to resize them all."
-            ) from None
-        if not chunks:
-            raise ValueError(
-                "The dataset is empty; there are no images to train on."
-            )
-        if conditional:
-            return (
-                tf.concat([images for images, _ in chunks], 0),
-                tf.concat([labels for _, labels in chunks], 0),
-            )
-        return tf.concat(chunks, 0), None
-
-
 def _unknown_tfds_name(name):
     # tfds's own message lists every registered dataset.
     return ValueError(
@@ -936,12 +679,6 @@ def _is_image(filename):
     return filename.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _decode_image(file):
-    return tf.io.decode_image(
-        tf.io.read_file(file), channels=3, expand_animations=False
-    )
-
-
 def _common_image_shape(files, folder, chunk_size=256):
     """Decodes every file once and returns the `(height, width, 3)` shape
     they share, naming the first file that is unreadable or differs."""
@@ -950,7 +687,7 @@ def _common_image_shape(files, folder, chunk_size=256):
     shapes = (
         tf.data.Dataset.from_tensor_slices(files)
         .map(
-            lambda file: tf.shape(_decode_image(file)),
+            lambda file: tf.shape(decode_image(file)),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         .batch(chunk_size)
@@ -984,7 +721,7 @@ def _common_image_shape(files, folder, chunk_size=256):
 def _raise_for_unreadable(files):
     for file in files:
         try:
-            _decode_image(file)
+            decode_image(file)
         except tf.errors.OpError as error:
             # Keep TensorFlow's reason, without its op and function names.
             reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", error.message).strip()

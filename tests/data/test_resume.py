@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_dagan.data import load_image_folder, load_tfds, prepare_dataset
-from keras_dagan.data import pipeline
+from keras_dagan.data import stream as data_stream
 
 COUNT = 24  # examples; with batches of 5 * 2 a pass ends mid-batch
 BATCH, D_STEPS = 5, 2
@@ -113,7 +113,7 @@ def test_resume_from_memory_reads_each_example_once(tmp_path, kind):
 
 def test_resume_from_files_decodes_only_the_taken_images(tmp_path, monkeypatch):
     decoded = []
-    real_decode = pipeline._decode_image
+    real_decode = data_stream.decode_image
 
     def counting_decode(file):
         def note(name):
@@ -123,7 +123,7 @@ def test_resume_from_files_decodes_only_the_taken_images(tmp_path, monkeypatch):
         file = tf.py_function(note, [file], tf.string)
         return real_decode(tf.ensure_shape(file, []))
 
-    monkeypatch.setattr(pipeline, "_decode_image", counting_decode)
+    monkeypatch.setattr(data_stream, "decode_image", counting_decode)
     load = make_loader("folder_files", tmp_path)
     dataset = load(initial_step=10_000)
     decoded.clear()  # the up-front size check decodes every file once
