@@ -159,7 +159,8 @@ class TrainingCheckpoint(PeriodicCallback):
 
     ```python
     step = restore_latest(gan, "run/checkpoints")
-    gan.fit(data.skip(step), steps_per_epoch=500, epochs=20, initial_epoch=step // 500,
+    data = keras_dagan.data.load_tfds("cifar10", batch_size=64, seed=0, initial_step=step)
+    gan.fit(data, steps_per_epoch=500, epochs=20, initial_epoch=step // 500,
             callbacks=[StopAtStep(10_000), TrainingCheckpoint("run/checkpoints", 1000)])
     ```
     """

@@ -17,7 +17,11 @@ from keras import ops
 
 from keras_dagan.augment.base import BaseAugmentation, derive_seed, scaled_size
 from keras_dagan.augment.cutout import cut_out
-from keras_dagan.augment.resample import affine_resample, reflect_coordinates
+from keras_dagan.augment.resample import (
+    _working_dtype,
+    affine_resample,
+    reflect_coordinates,
+)
 
 BLIT_TRANSFORMS = ("xflip", "rotate90", "xint")
 GEOMETRIC_TRANSFORMS = ("scale", "rotate", "aniso", "xfrac")
@@ -547,6 +551,14 @@ class AdaptiveAugment(BaseAugmentation):
         if not training:
             return images
         images = ops.convert_to_tensor(images)
+        dtype = images.dtype
+        # Half-precision images run through the pipeline in float32 and are
+        # rounded once at the end: the image filter's contractions sum a
+        # whole row or column, which half precision cannot accumulate (TF's
+        # CPU einsum keeps a bfloat16 accumulator), and the colour matrix
+        # mixes channels of larger magnitude than its result. Unselected
+        # samples survive the round trip bitwise.
+        images = ops.cast(images, _working_dtype(dtype))
 
         def select(stage, transformed):
             applied = ops.reshape(transformation[stage]["applied"], (-1, 1, 1, 1))
@@ -568,7 +580,7 @@ class AdaptiveAugment(BaseAugmentation):
             images = select("cutout", cut_out(
                 images, cutout["center_height"], cutout["center_width"],
                 self._cutout_box(*self.image_size(images)), self.data_format))
-        return images
+        return ops.cast(images, dtype)
 
     def _apply_color(self, images, matrix):
         matrix = ops.cast(matrix, images.dtype)

@@ -1,24 +1,10 @@
 import glob
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(glob.glob(str(ROOT / "configs" / "*.cfg")))
-
-
-def load_train_script():
-    spec = importlib.util.spec_from_file_location("train_script", ROOT / "scripts" / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def train():
-    # Defines train.py's absl flags in this process; no other test does.
-    return load_train_script()
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if "augment_demo" not in c],
