@@ -53,16 +53,19 @@ def names(directory):
 
 
 class Poison(keras.callbacks.Callback):
-    """Makes a generator weight NaN before the step `step` (1-based)."""
+    """Makes the first weight of the GAN's `part` ("generator" or
+    "discriminator") `value` before the step `step` (1-based)."""
 
-    def __init__(self, step):
+    def __init__(self, step, part="generator", value=np.nan):
         super().__init__()
         self.step = step
+        self.part = part
+        self.value = value
 
     def on_train_batch_begin(self, batch, logs=None):
         if int(self.model.g_optimizer.iterations.numpy()) == self.step - 1:
-            weight = self.model.generator.weights[0]
-            weight.assign(np.full(weight.shape, np.nan, "float32"))
+            weight = getattr(self.model, self.part).weights[0]
+            weight.assign(np.full(weight.shape, self.value, "float32"))
 
 
 class SaveTheOldWay(keras.callbacks.Callback):

@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras_dagan import GAN
 from keras_dagan.divergence import Divergence, StopOnDivergence, first_non_finite, is_finite_state
 from keras_dagan.models import dcgan_discriminator, dcgan_generator
+from tests.test_checkpoint import Poison
 
 LATENT = 8
 
@@ -22,26 +23,13 @@ def tiny_gan():
     return gan
 
 
-class Poison(keras.callbacks.Callback):
-    """Makes a discriminator weight infinite before the step `step` (1-based)."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if int(self.model.g_optimizer.iterations.numpy()) == self.step - 1:
-            weight = self.model.discriminator.weights[0]
-            weight.assign(np.full(weight.shape, np.inf, "float32"))
-
-
 def test_stops_after_the_first_non_finite_step_and_reports_it():
     gan = tiny_gan()
     images = np.random.default_rng(0).uniform(-1, 1, (16, 32, 32, 3)).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(8).repeat()
     stop = StopOnDivergence()
     history = gan.fit(dataset, steps_per_epoch=3, epochs=3, verbose=0,
-                      callbacks=[Poison(5), stop])
+                      callbacks=[Poison(5, "discriminator", np.inf), stop])
     assert int(gan.g_optimizer.iterations.numpy()) == 5
     assert len(history.history["d_loss"]) == 2  # the second epoch ended early
     assert stop.diverged.step == 5 and stop.diverged.name == "d_loss"

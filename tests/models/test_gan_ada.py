@@ -38,6 +38,7 @@ def test_fixed_p_without_target_and_logged():
     assert logs["augment_p"][0] == pytest.approx(0.3, abs=1e-7)
 
 
+@pytest.mark.slow
 def test_controller_sees_the_global_batch_under_mirrored_strategy(mirrored_strategy):
     single, single_augment = one_step(tf.distribute.get_strategy(), p=0.5, target=0.6,
                                       speed_kimg=0.1, interval=1)

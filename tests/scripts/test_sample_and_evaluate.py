@@ -21,6 +21,10 @@ def script(name, *flags, env=None):
                           capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
 
 
+# Each runs the scripts end to end in subprocesses.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     keras.utils.set_random_seed(0)

@@ -123,6 +123,7 @@ def test_unknown_tfds_name_stops_the_script_with_one_line(tmp_path):
     assert not tmp_path.joinpath("manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_empty_folder_and_unreadable_image_are_named(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -135,6 +136,7 @@ def test_empty_folder_and_unreadable_image_are_named(tmp_path):
     assert result.returncode == 2 and "bad.png" in result.stderr
 
 
+@pytest.mark.slow
 def test_dag_heads_train_from_the_command_line(image_folder, tmp_path):
     result = run(tiny_run_flags(image_folder, tmp_path, 2) + ["--dag=flipping", "--sample_every=0"])
     assert result.returncode == 0, result.stderr[-3000:]
@@ -180,6 +182,7 @@ def folder_names(path):
     return sorted(name for name in os.listdir(path) if not name.startswith("."))
 
 
+@pytest.mark.slow
 def test_any_step_count_ends_with_a_checkpoint_and_a_grid_at_its_last_step(image_folder, tmp_path):
     flags = tiny_run_flags(image_folder, tmp_path, 5)
     result = run(flags)

@@ -4,12 +4,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 from keras_dagan.files import write_png
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_trains_and_writes_a_loadable_classifier(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
