@@ -123,10 +123,6 @@ DEFINING_FLAGS = (
 )
 
 
-class UsageError(Exception):
-    """A bad flag or input: printed as one `train.py: error:` line, exit 2."""
-
-
 def fail(message, status=2):
     """Stops with a one-line error and exit status 2 (1 for a failed run)."""
     print(f"train.py: error: {message}", file=sys.stderr, flush=True)
@@ -164,10 +160,10 @@ def check_flags():
              "split; pass --fid_reference=folder:PATH of held-out images, or train.")
     if FLAGS.augment == "ada" and FLAGS.ada_p is not None and not 0 <= FLAGS.ada_p <= 1:
         fail(f"--ada_p={FLAGS.ada_p} is outside [0, 1].")
-    for spec in (FLAGS.dataset, FLAGS.fid_reference if FLAGS.eval_every else ""):
+    for name, spec in (("dataset", FLAGS.dataset),
+                       ("fid_reference", FLAGS.fid_reference if FLAGS.eval_every else "")):
         if spec.startswith("folder:") and not os.path.exists(spec[len("folder:"):]):
-            fail(f"--dataset={spec}: no such folder or archive." if spec == FLAGS.dataset else
-                 f"--fid_reference={spec}: no such folder or archive.")
+            fail(f"--{name}={spec}: no such folder or archive.")
     # Each component checks its own arguments; build them once to report
     # any bad value before work starts.
     try:
@@ -179,7 +175,9 @@ def check_flags():
     except ValueError as error:
         fail(f"--dag={','.join(FLAGS.dag)} --dag_weight={FLAGS.dag_weight}: {error}")
     try:
-        ema_schedule_arguments(check=True)
+        from keras_dagan.models import EMASchedule
+
+        EMASchedule(FLAGS.ema_decay, FLAGS.ema_start, FLAGS.ema_kimg, FLAGS.ema_rampup)
     except ValueError as error:
         fail(str(error).replace("ema_", "--ema_"))
 
@@ -209,15 +207,15 @@ def load_training_data(initial_step):
 
 
 def number_of_classes():
-    """None when unconditional, else the dataset's class count (UsageError if
-    it has no classes)."""
+    """None when unconditional, else the dataset's class count (ValueError
+    if it has fewer than 2 classes)."""
     from keras_dagan.data import class_names
 
     if not FLAGS.conditional:
         return None
     names = class_names(FLAGS.dataset, FLAGS.data_dir)
     if len(names) < 2:
-        raise UsageError(f"--conditional needs labels of at least 2 classes; the data has "
+        raise ValueError(f"--conditional needs labels of at least 2 classes; the data has "
                          f"{len(names)}. Put the images in class subfolders or drop "
                          "--conditional.")
     return len(names)
@@ -249,16 +247,6 @@ def dag():
     return DAG(FLAGS.dag, weight=FLAGS.dag_weight) if FLAGS.dag else None
 
 
-def ema_schedule_arguments(check=False):
-    arguments = {"ema_decay": FLAGS.ema_decay, "ema_start": FLAGS.ema_start,
-                 "ema_kimg": FLAGS.ema_kimg, "ema_rampup": FLAGS.ema_rampup}
-    if check:
-        from keras_dagan.models import EMASchedule
-
-        EMASchedule(*arguments.values())
-    return arguments
-
-
 def build_gan(num_classes):
     import keras
 
@@ -277,7 +265,8 @@ def build_gan(num_classes):
     gan = GAN(generator, discriminator, FLAGS.latent_dim, augment=augmentation(),
               augment_mode=FLAGS.augment_mode, loss=FLAGS.loss, d_steps=FLAGS.d_steps,
               r1_gamma=FLAGS.r1_gamma, r1_through_augment=FLAGS.r1_through_augment,
-              num_classes=num_classes, seed=FLAGS.seed, dag=heads, **ema_schedule_arguments())
+              ema_decay=FLAGS.ema_decay, ema_start=FLAGS.ema_start, ema_kimg=FLAGS.ema_kimg,
+              ema_rampup=FLAGS.ema_rampup, num_classes=num_classes, seed=FLAGS.seed, dag=heads)
 
     def adam(rate):
         return keras.optimizers.Adam(rate, beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2)
@@ -339,7 +328,7 @@ def main(argv):
         members = subset_members(FLAGS.dataset, "train", FLAGS.data_dir, FLAGS.data_fraction,
                                  FLAGS.subset)
         num_classes = number_of_classes()
-    except (ValueError, RuntimeError, UsageError) as error:
+    except (ValueError, RuntimeError) as error:
         fail(f"--dataset={FLAGS.dataset}: {error}")
     try:
         check_manifest(out_dir, settings, DEFINING_FLAGS, members)
