@@ -2,25 +2,12 @@
 
 import math
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_dagan import GAN
 from keras_dagan.divergence import Divergence, StopOnDivergence, first_non_finite, is_finite_state
-from keras_dagan.models import dcgan_discriminator, dcgan_generator
-from tests.test_checkpoint import Poison
-
-LATENT = 8
-
-
-def tiny_gan():
-    keras.utils.set_random_seed(0)
-    gan = GAN(dcgan_generator(LATENT, 32, width=4), dcgan_discriminator(32, width=4), LATENT,
-              seed=0)
-    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
-    return gan
+from tests.test_checkpoint import Poison, tiny_gan
 
 
 def test_stops_after_the_first_non_finite_step_and_reports_it():
