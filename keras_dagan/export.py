@@ -1,5 +1,6 @@
 """Exporting a trained generator as a TensorFlow SavedModel, and loading it."""
 
+import inspect
 import os
 
 import keras
@@ -19,6 +20,12 @@ def export_generator(gan, path):
     `num_classes` (0 when unconditional). Load it anywhere with
     `tf.saved_model.load(path).signatures["serving_default"]`. The folder is
     written next to `path` and renamed, so no reader sees half an export.
+
+    A generator whose call takes `truncation_psi` (StyleGAN2) also gets a
+    `truncated` signature: the inputs of `serving_default` plus
+    `truncation_psi`, a float32 scalar, that pulls each w toward the
+    average w (1.0: no truncation, 0.0: the average image);
+    `serving_default` is the untruncated generator, psi = 1.0.
 
     Args:
         gan: A `keras_dagan.GAN` (its `ema_generator` is exported).
@@ -41,20 +48,27 @@ def export_generator(gan, path):
         images = tf.cast(images, tf.float32)
         return {"images": tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)}
 
+    def generate(z, labels=None, truncation_psi=None):
+        inputs = [z, labels] if conditional else z
+        options = {} if truncation_psi is None else {"truncation_psi": truncation_psi}
+        return to_uint8(generator(inputs, training=False, **options))
+
     archive = keras.export.ExportArchive()
     archive.track(generator)
+    psi_spec = tf.TensorSpec([], tf.float32, name="truncation_psi")
     if conditional:
-        archive.add_endpoint(
-            "serving_default",
-            lambda z, labels: to_uint8(generator([z, labels], training=False)),
-            input_signature=[z_spec, label_spec],
-        )
+        archive.add_endpoint("serving_default", lambda z, labels: generate(z, labels),
+                             input_signature=[z_spec, label_spec])
     else:
-        archive.add_endpoint(
-            "serving_default",
-            lambda z: to_uint8(generator(z, training=False)),
-            input_signature=[z_spec],
-        )
+        archive.add_endpoint("serving_default", lambda z: generate(z),
+                             input_signature=[z_spec])
+    if supports_truncation(generator):
+        if conditional:
+            archive.add_endpoint("truncated", generate,
+                                 input_signature=[z_spec, label_spec, psi_spec])
+        else:
+            archive.add_endpoint("truncated", lambda z, truncation_psi: generate(
+                z, truncation_psi=truncation_psi), input_signature=[z_spec, psi_spec])
     metadata = {
         "latent_dim": tf.constant(gan.latent_dim, tf.int32),
         "num_classes": tf.constant(gan.num_classes or 0, tf.int32),
@@ -62,6 +76,11 @@ def export_generator(gan, path):
     archive.add_endpoint("metadata", lambda: metadata, input_signature=[])
     with atomic_path(path) as partial:
         archive.write_out(partial, verbose=False)
+
+
+def supports_truncation(generator):
+    """Whether `generator`'s call takes `truncation_psi` (StyleGAN2's does)."""
+    return "truncation_psi" in inspect.signature(generator.call).parameters
 
 
 class ExportedGenerator:
@@ -73,6 +92,8 @@ class ExportedGenerator:
     Attributes:
         latent_dim: Size of z.
         num_classes: Number of classes, or None when unconditional.
+        truncatable: Whether the export has the `truncated` signature, so
+            that `sample` takes a `truncation_psi`.
 
     Raises:
         ValueError: If `path` holds no SavedModel with a `serving_default`
@@ -107,10 +128,23 @@ class ExportedGenerator:
                     f"{path} is conditional but has no metadata signature giving num_classes."
                 )
             self.num_classes = int(module.signatures["metadata"]()["num_classes"])
+        self._truncated = module.signatures.get("truncated")
+        self.truncatable = self._truncated is not None
+        self.path = path
 
-    def sample(self, z, labels=None):
-        """uint8 images (N, H, W, C) for z (N, latent_dim) [and int32 labels (N,)]."""
+    def sample(self, z, labels=None, truncation_psi=1.0):
+        """uint8 images (N, H, W, C) for z (N, latent_dim) [and int32 labels
+        (N,)], truncated toward the average w by `truncation_psi` (needs a
+        `truncatable` export unless it is 1.0)."""
         inputs = {"z": tf.convert_to_tensor(z, tf.float32)}
         if self.num_classes is not None:
             inputs["labels"] = tf.convert_to_tensor(labels, tf.int32)
-        return self._serve(**inputs)["images"]
+        if truncation_psi == 1.0:
+            return self._serve(**inputs)["images"]
+        if not self.truncatable:
+            raise ValueError(
+                f"truncation_psi={truncation_psi}: the generator in {self.path} was exported "
+                "without a truncated signature (only StyleGAN2 generators have one); use 1.0."
+            )
+        return self._truncated(truncation_psi=tf.constant(truncation_psi, tf.float32),
+                               **inputs)["images"]

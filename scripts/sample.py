@@ -2,6 +2,7 @@
 
     python scripts/sample.py --generator=runs/quickstart/generator --num=64 --out=grid.png
     python scripts/sample.py --generator=... --num=10000 --npz=samples.npz
+    python scripts/sample.py --generator=runs/lowshot/generator --truncation_psi=0.7 --out=grid.png
 
 `--generator` is a SavedModel written by keras_dagan.export_generator. Only
 TensorFlow is needed to read it. A conditional generator gets labels
@@ -22,6 +23,9 @@ flags.DEFINE_string("npz", None, "Also write the raw uint8 samples (and labels) 
 flags.DEFINE_integer("label", None, "Class of every sample (conditional generators).")
 flags.DEFINE_integer("columns", None, "Grid columns; default: about sqrt(num).")
 flags.DEFINE_integer("seed", 0, "Seed of z.")
+flags.DEFINE_float("truncation_psi", 1.0, "Truncation toward the average w (StyleGAN2 "
+                   "generators): 1 none, 0 the average image; 0.5 to 0.7 trade variety for "
+                   "quality.")
 flags.DEFINE_integer("batch_size", 250, "Samples per generator call.", lower_bound=1)
 flags.mark_flag_as_required("generator")
 FLAGS = flags.FLAGS
@@ -46,6 +50,9 @@ def main(argv):
         generator = ExportedGenerator(FLAGS.generator)
     except ValueError as error:
         fail(f"--generator={error}")
+    if FLAGS.truncation_psi != 1.0 and not generator.truncatable:
+        fail(f"--truncation_psi={FLAGS.truncation_psi}: {FLAGS.generator} has no truncated "
+             "signature (only StyleGAN2 generators truncate); drop the flag.")
     num_classes = generator.num_classes
     if FLAGS.label is not None and (num_classes is None or not 0 <= FLAGS.label < num_classes):
         fail(f"--label={FLAGS.label}: the generator has {num_classes} classes "
@@ -55,7 +62,7 @@ def main(argv):
     def sample(z, labels):
         if labels is not None:
             used_labels.append(labels.numpy())
-        return generator.sample(z, labels)
+        return generator.sample(z, labels, truncation_psi=FLAGS.truncation_psi)
 
     batches = generated_batches(sample, generator.latent_dim, FLAGS.num, FLAGS.batch_size,
                                 num_classes, FLAGS.seed, FLAGS.label)

@@ -33,9 +33,26 @@ flags.DEFINE_enum("subset", "stratified", ["stratified", "reference", "first"],
 flags.DEFINE_integer("resolution", 32, "Image size; the data is resized to it.")
 flags.DEFINE_bool("flip", True, "Randomly flip the real images left-right (as the papers do).")
 # Model
-flags.DEFINE_enum("arch", "dcgan", ["dcgan", "biggan"], "Architecture: dcgan (32, 64) or "
-                  "biggan (the ResNet of the paper's CIFAR experiments, 32).")
-flags.DEFINE_integer("width", None, "Channel width; default: the architecture's.")
+flags.DEFINE_enum("arch", "dcgan", ["dcgan", "biggan", "stylegan2"], "Architecture: dcgan "
+                  "(32, 64), biggan (the ResNet of the paper's CIFAR experiments, 32) or "
+                  "stylegan2 (StyleGAN2-ADA's networks, 32 to 1024).")
+flags.DEFINE_integer("width", None, "Channel width of dcgan and biggan; default: the "
+                     "architecture's.")
+# StyleGAN2 (--arch=stylegan2), named as stylegan2-ada-pytorch names them.
+flags.DEFINE_integer("channel_base", 16384, "StyleGAN2: channels per resolution are "
+                     "min(channel_base // resolution, channel_max) (stylegan2-ada-pytorch: "
+                     "fmaps * 32768; the TensorFlow StyleGAN2's fmap_base is half of it).")
+flags.DEFINE_integer("channel_max", 512, "StyleGAN2: most channels of any layer.")
+flags.DEFINE_integer("mapping_layers", 8, "StyleGAN2: layers of the mapping network.")
+flags.DEFINE_integer("mbstd_group_size", 4, "StyleGAN2: group size of D's minibatch "
+                     "standard deviation.")
+flags.DEFINE_enum("d_architecture", "resnet", ["resnet", "orig", "skip"],
+                  "StyleGAN2: discriminator architecture (the reference cifar config: orig).")
+flags.DEFINE_integer("num_fp16_res", 0, "StyleGAN2: how many of the highest resolutions "
+                     "compute in float16 (stylegan2-ada-pytorch: 4).")
+flags.DEFINE_float("conv_clamp", None, "StyleGAN2: clamp of the convolution outputs, for "
+                   "float16 layers (stylegan2-ada-pytorch: 256).")
+flags.DEFINE_float("style_mixing", 0.9, "StyleGAN2: probability of style mixing in training.")
 flags.DEFINE_integer("latent_dim", 128, "Size of z.")
 flags.DEFINE_bool("conditional", False, "Class-conditional G and D (needs labels).")
 # Augmentation and loss
@@ -62,6 +79,18 @@ flags.DEFINE_bool("r1_through_augment", True,
                   "R1 gradient with respect to the reals x through the augmentation (ADA, "
                   "DiffAugment-stylegan2's ns_DiffAugment_r1); --nor1_through_augment: with "
                   "respect to the augmented reals (ns_r1_DiffAugment, its CIFAR/FFHQ runs).")
+flags.DEFINE_integer("r1_interval", 0, "Lazy R1: apply it every this many D updates, with "
+                     "gamma times the interval, as its own optimizer step (StyleGAN2: 16); 0: "
+                     "in every D update's loss.")
+flags.DEFINE_float("pl_weight", 0.0, "StyleGAN2 path length regularization weight (its "
+                   "paper configs: 2; 0: off).")
+flags.DEFINE_integer("pl_interval", 0, "Lazy G regularization: path length every this many G "
+                     "updates (StyleGAN2: 4); with an interval the G optimizer's rate and "
+                     "betas are corrected as the reference does, also with --pl_weight=0; "
+                     "0: path length in every G update.")
+flags.DEFINE_bool("zero_nonfinite_gradients", False, "Replace NaN gradients by 0 and infinite "
+                  "ones by +-1e5 before each update, as stylegan2-ada-pytorch does for its "
+                  "float16 layers; a non-finite loss still stops the run.")
 flags.DEFINE_integer("d_steps", 1, "D updates per G update; each gets its own --batch_size reals.")
 # Optimisation
 flags.DEFINE_integer("batch_size", 64, "Global batch of one D update (a step reads "
@@ -71,6 +100,7 @@ flags.DEFINE_float("lr_g", 2e-4, "Generator learning rate.")
 flags.DEFINE_float("lr_d", 2e-4, "Discriminator learning rate.")
 flags.DEFINE_float("beta_1", 0.0, "Adam beta_1.")
 flags.DEFINE_float("beta_2", 0.999, "Adam beta_2.")
+flags.DEFINE_float("adam_epsilon", 1e-7, "Adam epsilon (Keras's default; StyleGAN2: 1e-8).")
 flags.DEFINE_float("ema_decay", 0.999, "Generator EMA decay (0: off, unless --ema_kimg).")
 flags.DEFINE_integer("ema_start", 0, "G updates during which the EMA copies G (BigGAN's "
                      "--ema_start; its DiffAugment scripts use 1000).")
@@ -112,14 +142,17 @@ flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 silent, 1 progress 
 flags.mark_flag_as_required("out_dir")
 FLAGS = flags.FLAGS
 
-RESOLUTIONS = {"dcgan": (32, 64), "biggan": (32,)}
+RESOLUTIONS = {"dcgan": (32, 64), "biggan": (32,), "stylegan2": (32, 64, 128, 256, 512, 1024)}
+STYLEGAN2_FLAGS = ("channel_base", "channel_max", "mapping_layers", "mbstd_group_size",
+                   "d_architecture", "num_fp16_res", "conv_clamp", "style_mixing")
 # The flags that define the model and the data of a run: a resumed run must
 # keep them (the manifest checks it). Learning rates, schedules, outputs and
 # devices may change, e.g. to lower the learning rates after a divergence.
 DEFINING_FLAGS = (
     "dataset", "data_fraction", "subset", "resolution", "flip", "batch_size", "d_steps", "seed",
     "arch", "width", "latent_dim", "conditional", "augment", "ada_preset", "dag",
-    "mixed_precision",
+    "mixed_precision", "channel_base", "channel_max", "mapping_layers", "mbstd_group_size",
+    "d_architecture", "num_fp16_res", "conv_clamp",
 )
 
 
@@ -142,12 +175,24 @@ def check_flags():
         fail(f"--data_fraction={FLAGS.data_fraction} is outside (0, 1]; use e.g. 0.1 for 10 %.")
     if FLAGS.resolution not in RESOLUTIONS[FLAGS.arch]:
         fail(f"--resolution={FLAGS.resolution}: --arch={FLAGS.arch} makes "
-             f"{' or '.join(map(str, RESOLUTIONS[FLAGS.arch]))} pixel images; pick one of those"
-             f"{' or --arch=dcgan' if FLAGS.arch == 'biggan' else ''}.")
+             f"{', '.join(map(str, RESOLUTIONS[FLAGS.arch]))} pixel images; pick one of those"
+             f"{'' if FLAGS.arch == 'stylegan2' else ' or --arch=stylegan2 (32 to 1024)'}.")
+    if FLAGS.arch == "stylegan2":
+        if FLAGS["width"].present:
+            fail("--width sets dcgan and biggan widths; StyleGAN2's are --channel_base and "
+                 "--channel_max.")
+    else:
+        given = [f"--{name}" for name in STYLEGAN2_FLAGS if FLAGS[name].present]
+        if given:
+            fail(f"{', '.join(given)}: only --arch=stylegan2 takes "
+                 f"{'these' if len(given) > 1 else 'it'}; got --arch={FLAGS.arch}.")
+        if FLAGS.pl_weight:
+            fail(f"--pl_weight={FLAGS.pl_weight}: path length regularization needs "
+                 "--arch=stylegan2 (a generator with a mapping and a synthesis network).")
     for name in ("batch_size", "steps", "checkpoint_every", "d_steps", "latent_dim"):
         if getattr(FLAGS, name) < 1:
             fail(f"--{name}={getattr(FLAGS, name)} must be at least 1.")
-    for name in ("sample_every", "eval_every", "seed", "ema_start"):
+    for name in ("sample_every", "eval_every", "seed", "ema_start", "r1_interval", "pl_interval"):
         if getattr(FLAGS, name) < 0:
             fail(f"--{name}={getattr(FLAGS, name)} must be >= 0"
                  f"{' (0 turns it off)' if name.endswith('every') else ''}.")
@@ -251,9 +296,12 @@ def build_gan(num_classes):
     import keras
 
     from keras_dagan import GAN, models
+    from keras_dagan.models.regularization import lazy_adam
 
     width = {} if FLAGS.width is None else {"width": FLAGS.width}
-    if FLAGS.arch == "dcgan":
+    if FLAGS.arch == "stylegan2":
+        generator, discriminator = stylegan2_networks(num_classes)
+    elif FLAGS.arch == "dcgan":
         generator = models.dcgan_generator(FLAGS.latent_dim, FLAGS.resolution, num_classes=num_classes, **width)
         discriminator = models.dcgan_discriminator(FLAGS.resolution, num_classes=num_classes, **width)
     else:
@@ -266,14 +314,33 @@ def build_gan(num_classes):
               augment_mode=FLAGS.augment_mode, loss=FLAGS.loss, d_steps=FLAGS.d_steps,
               r1_gamma=FLAGS.r1_gamma, r1_through_augment=FLAGS.r1_through_augment,
               ema_decay=FLAGS.ema_decay, ema_start=FLAGS.ema_start, ema_kimg=FLAGS.ema_kimg,
-              ema_rampup=FLAGS.ema_rampup, num_classes=num_classes, seed=FLAGS.seed, dag=heads)
+              ema_rampup=FLAGS.ema_rampup, num_classes=num_classes, seed=FLAGS.seed, dag=heads,
+              r1_interval=FLAGS.r1_interval or None, pl_weight=FLAGS.pl_weight,
+              pl_interval=FLAGS.pl_interval or None,
+              zero_nonfinite_gradients=FLAGS.zero_nonfinite_gradients)
 
-    def adam(rate):
-        return keras.optimizers.Adam(rate, beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2)
+    def adam(rate, interval):
+        return lazy_adam(rate, beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2,
+                         epsilon=FLAGS.adam_epsilon, interval=interval)
 
-    gan.compile(d_optimizer=adam(FLAGS.lr_d), g_optimizer=adam(FLAGS.lr_g),
+    gan.compile(d_optimizer=adam(FLAGS.lr_d, FLAGS.r1_interval or None),
+                g_optimizer=adam(FLAGS.lr_g, FLAGS.pl_interval or None),
                 jit_compile=FLAGS.jit_compile)
     return gan
+
+
+def stylegan2_networks(num_classes):
+    from keras_dagan import models
+
+    shared = dict(resolution=FLAGS.resolution, channel_base=FLAGS.channel_base,
+                  channel_max=FLAGS.channel_max, num_classes=num_classes,
+                  num_fp16_res=FLAGS.num_fp16_res, conv_clamp=FLAGS.conv_clamp)
+    generator = models.stylegan2_generator(
+        latent_dim=FLAGS.latent_dim, w_dim=FLAGS.latent_dim, mapping_layers=FLAGS.mapping_layers,
+        style_mixing=FLAGS.style_mixing, seed=FLAGS.seed, **shared)
+    discriminator = models.stylegan2_discriminator(
+        architecture=FLAGS.d_architecture, mbstd_group_size=FLAGS.mbstd_group_size, **shared)
+    return generator, discriminator
 
 
 def fid_callback():
