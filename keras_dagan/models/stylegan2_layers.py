@@ -928,6 +928,7 @@ class ModulatedConv2D(_StyleGAN2Layer):
         if self.use_noise:
             weights[f"{self.name}.noise_const"] = (self.noise_const, "same")
             weights[f"{self.name}.noise_strength"] = (self.noise_strength, "same")
+        weights.update(self.affine.reference_weights())
         return weights
 
     def get_config(self):
@@ -1000,7 +1001,9 @@ class ToRGB(_StyleGAN2Layer):
         return tuple(x_shape[:-1]) + (self.filters,)
 
     def reference_weights(self):
-        return {f"{self.name}.weight": (self.weight, "conv"), f"{self.name}.bias": (self.bias, "same")}
+        weights = {f"{self.name}.weight": (self.weight, "conv"), f"{self.name}.bias": (self.bias, "same")}
+        weights.update(self.affine.reference_weights())
+        return weights
 
     def get_config(self):
         config = super().get_config()
