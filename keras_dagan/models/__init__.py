@@ -21,6 +21,7 @@ from keras_dagan.models.stylegan2 import (
     stylegan2_discriminator,
     stylegan2_generator,
 )
+from keras_dagan.models.stylegan2_dag import StyleGAN2DAGDiscriminator, StyleGAN2Features
 
 __all__ = [
     "AUGMENT_MODES",
@@ -33,7 +34,9 @@ __all__ = [
     "GlobalSumPooling2D",
     "LOSSES",
     "MappingNetwork",
+    "StyleGAN2DAGDiscriminator",
     "StyleGAN2Discriminator",
+    "StyleGAN2Features",
     "StyleGAN2Generator",
     "SynthesisNetwork",
     "TRANSFORM_GROUPS",

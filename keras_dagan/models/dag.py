@@ -363,8 +363,12 @@ class DAGDiscriminator(keras.Model):
 
 
 def dag_discriminator(discriminator, num_heads, name=None):
-    """Turns a `dcgan_discriminator` or `resnet_discriminator` into a
-    `DAGDiscriminator`.
+    """Turns a `dcgan_discriminator`, `resnet_discriminator` or
+    `stylegan2_discriminator` into a `DAGDiscriminator`.
+
+    A StyleGAN2 discriminator becomes a `StyleGAN2DAGDiscriminator` (see
+    `keras_dagan.models.stylegan2_dag`): its heads are copies of the
+    epilogue's `out` layer.
 
     The trunk is the discriminator up to its final linear layer (named
     "logit"), sharing its layers and weights; head 0 is that layer and,
@@ -390,6 +394,13 @@ def dag_discriminator(discriminator, num_heads, name=None):
                                       dag.num_heads)
     ```
     """
+    from keras_dagan.models.stylegan2 import StyleGAN2Discriminator
+    from keras_dagan.models.stylegan2_dag import StyleGAN2DAGDiscriminator
+
+    if isinstance(discriminator, StyleGAN2Discriminator):
+        return StyleGAN2DAGDiscriminator(
+            discriminator, num_heads, name=name or f"dag_{discriminator.name}"
+        )
     layer_names = {layer.name for layer in getattr(discriminator, "layers", ())}
     if "logit" not in layer_names:
         raise ValueError(

@@ -1303,6 +1303,11 @@ class DiscriminatorEpilogue(_Container):
         ]
 
     def call(self, x, img=None, cmap=None, num_views=1):
+        return self.project(self.out(self.features(x, img, num_views)), cmap)
+
+    def features(self, x, img=None, num_views=1):
+        """The (N, in_channels) output of `fc`, which `out` maps to the
+        logit (the trunk of the DAG variant ends here)."""
         x = ops.cast(x, "float32")
         if self.fromrgb is not None:
             x = x + self.fromrgb(ops.cast(img, "float32"))
@@ -1315,8 +1320,11 @@ class DiscriminatorEpilogue(_Container):
             ops.transpose(x, (0, 3, 1, 2)),
             (-1, self.in_channels * self.resolution**2),
         )
-        x = self.fc(x)
-        x = self.out(x)
+        return self.fc(x)
+
+    def project(self, x, cmap=None):
+        """The logit of the `out` layer's output `x`: `x` itself, or when
+        conditional its projection on the mapped label `cmap`."""
         if self.cmap_dim > 0:
             x = ops.sum(x * cmap, axis=1, keepdims=True) * (
                 1.0 / math.sqrt(self.cmap_dim)
@@ -1480,14 +1488,25 @@ class StyleGAN2Discriminator(keras.Model):
         img, labels = _split_inputs(
             inputs, self.num_classes, "discriminator", "images, labels"
         )
-        img = ops.cast(img, "float32")
+        return self.b4.project(
+            self.b4.out(self.features(img, num_views)), self.mapped_labels(labels)
+        )
+
+    def features(self, images, num_views=1):
+        """(N, C) features of the epilogue's `fc` for (N, H, W, C) images:
+        everything but the final `out` layer and the label projection."""
+        img = ops.cast(images, "float32")
         x = None
         for name in self._block_names:
             x, img = getattr(self, name)(img, x=x)
-        cmap = None
-        if self.mapping is not None:
-            cmap = self.mapping(None, labels)
-        return self.b4(x, img=img, cmap=cmap, num_views=num_views)
+        return self.b4.features(x, img=img, num_views=num_views)
+
+    def mapped_labels(self, labels):
+        """The (N, cmap_dim) label embedding the logits are projected on, or
+        None when unconditional."""
+        if self.mapping is None:
+            return None
+        return self.mapping(None, labels)
 
     def compute_output_shape(self, input_shape):
         first = input_shape[0] if self.num_classes is not None else input_shape
