@@ -65,7 +65,9 @@ def load_stylegan2_ada(path, network=None, *, mbstd_group_size=AUTO, num_fp16_re
       `ffhq.pkl`, `metfaces.pkl`, ...): a dict of the modules `G`, `D` and
       `G_ema`. Unpickling runs the code stored in the pickle and needs the
       reference repository (its `dnnlib` and `torch_utils`) on `PYTHONPATH`;
-      load only pickles you trust. The configuration is the pickled modules'
+      load only pickles you trust. With the checkout's root on the path, its
+      `legacy.load_network_pkl` reads the file, so the TensorFlow StyleGAN2
+      pickles it converts load too. The configuration is the pickled modules'
       `init_kwargs`. Returns a dict `{"G": ..., "D": ..., "G_ema": ...}` of
       Keras models, or the one named by `network`.
 
@@ -429,12 +431,14 @@ def _load_pickle(path, network, overrides, kwargs):
     except ImportError:
         raise ImportError(f"{path}: not a torch.save'd state_dict; if it is a network pickle, "
                           f"{_REFERENCE_CODE_HINT}") from None
-    try:
-        with open(path, "rb") as file:
-            data = pickle.load(file)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure
-        raise ValueError(f"{path}: neither a torch.save'd state_dict nor a readable network "
-                         f"pickle ({type(error).__name__}: {error})") from None
+    data = _read_legacy_pickle(path)
+    if data is None:
+        try:
+            with open(path, "rb") as file:
+                data = pickle.load(file)
+        except Exception as error:  # noqa: BLE001 - any unpickling failure
+            raise ValueError(f"{path}: neither a torch.save'd state_dict nor a readable network "
+                             f"pickle ({type(error).__name__}: {error})") from None
     import torch
 
     if not isinstance(data, dict):
@@ -454,6 +458,23 @@ def _load_pickle(path, network, overrides, kwargs):
         models[name] = _convert(module.state_dict(), {**pickled, **overrides}, source,
                                 _named(kwargs, name), strict=False)
     return models[network] if network is not None else models
+
+
+def _read_legacy_pickle(path):
+    """The reference's own reader (legacy.py, at the root of its checkout) where importable:
+    it also converts the TensorFlow StyleGAN2 pickles that NVIDIA published. None if it is
+    missing or refuses the file (e.g. a dict without all of G, D and G_ema)."""
+    try:
+        import legacy
+    except ImportError:
+        return None
+    if not hasattr(legacy, "load_network_pkl"):
+        return None
+    try:
+        with open(path, "rb") as file:
+            return legacy.load_network_pkl(file)
+    except Exception:  # noqa: BLE001 - fall back to plain unpickling
+        return None
 
 
 def _pickled_config(module, source):

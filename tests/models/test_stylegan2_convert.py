@@ -331,7 +331,7 @@ def test_discriminator_matches_the_reference(reference, tmp_path, name):
 
 @pytest.mark.slow  # about 25 s in all
 @needs_reference
-def test_network_pickle(reference, tmp_path):
+def test_network_pickle(reference, tmp_path, monkeypatch):
     G = reference_perturb(reference.Generator(**GENERATORS["G32_cond_fp16"]), seed=1)
     G_ema = reference_perturb(reference.Generator(**GENERATORS["G32_cond_fp16"]), seed=2)
     D = reference_perturb(reference.Discriminator(**DISCRIMINATORS["D32_orig_cond"]), seed=3)
@@ -349,5 +349,8 @@ def test_network_pickle(reference, tmp_path):
                        force_fp32=True).numpy().transpose(0, 2, 3, 1)
     mine = np.asarray(nets["G_ema"]([z, labels], noise_mode="const"))
     assert relative_error(mine, theirs) < 1e-4
+    # Read by the reference's legacy.load_network_pkl above; by plain unpickling without it.
+    monkeypatch.setitem(sys.modules, "legacy", None)
     only = load_stylegan2_ada(tmp_path / "network.pkl", "D", num_fp16_res=0)
     assert type(only).__name__ == "StyleGAN2Discriminator"
+    assert only.get_config() == nets["D"].get_config()
