@@ -62,12 +62,16 @@ def _is_int(value):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    return isinstance(value, (int, float, np.number)) and not isinstance(
+        value, bool
+    )
 
 
 def _positive_int(name, value, hint=""):
     if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.{hint}")
+        raise ValueError(
+            f"{name} must be a positive integer; got {value!r}.{hint}"
+        )
 
 
 def _validate_resolution(resolution, network):
@@ -93,7 +97,9 @@ def _validate_channels(channel_base, channel_max, resolution):
 
 def _validate_architecture(architecture):
     if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of {ARCHITECTURES}; got {architecture!r}.")
+        raise ValueError(
+            f"architecture must be one of {ARCHITECTURES}; got {architecture!r}."
+        )
 
 
 def _validate_fp16(num_fp16_res, conv_clamp):
@@ -103,7 +109,9 @@ def _validate_fp16(num_fp16_res, conv_clamp):
             f"resolutions computed in float16; 0 for float32 throughout); got "
             f"{num_fp16_res!r}."
         )
-    if conv_clamp is not None and (not _is_number(conv_clamp) or conv_clamp <= 0):
+    if conv_clamp is not None and (
+        not _is_number(conv_clamp) or conv_clamp <= 0
+    ):
         raise ValueError(
             f"conv_clamp must be None or a positive number (the reference uses 256 "
             f"with num_fp16_res=4); got {conv_clamp!r}."
@@ -147,7 +155,10 @@ class _Container(keras.layers.Layer):
     def reference_weights(self):
         """Reference state_dict key -> (variable, layout) for this layer and
         its sub-layers."""
-        return _merge(self._own_reference_weights(), *(c.reference_weights() for c in self._children()))
+        return _merge(
+            self._own_reference_weights(),
+            *(c.reference_weights() for c in self._children()),
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -219,10 +230,14 @@ class MappingNetwork(_Container):
         kwargs.setdefault("name", "mapping")
         super().__init__(**kwargs)
         if not _is_int(latent_dim) or latent_dim < 0:
-            raise ValueError(f"latent_dim must be an integer >= 0; got {latent_dim!r}.")
+            raise ValueError(
+                f"latent_dim must be an integer >= 0; got {latent_dim!r}."
+            )
         validate_num_classes(num_classes)
         if latent_dim == 0 and num_classes is None:
-            raise ValueError("MappingNetwork needs latent_dim > 0 or num_classes.")
+            raise ValueError(
+                "MappingNetwork needs latent_dim > 0 or num_classes."
+            )
         _positive_int("w_dim", w_dim)
         _positive_int("num_layers", num_layers)
         self.latent_dim = int(latent_dim)
@@ -258,7 +273,12 @@ class MappingNetwork(_Container):
             self._fc_names.append(f"fc{index}")
         self.w_avg = None
         if num_ws is not None and w_avg_beta is not None:
-            self.w_avg = self.add_weight(name="w_avg", shape=(w_dim,), initializer="zeros", trainable=False)
+            self.w_avg = self.add_weight(
+                name="w_avg",
+                shape=(w_dim,),
+                initializer="zeros",
+                trainable=False,
+            )
         self.built = True
 
     def _children(self):
@@ -266,7 +286,11 @@ class MappingNetwork(_Container):
         return layers + [getattr(self, name) for name in self._fc_names]
 
     def _own_reference_weights(self):
-        return {} if self.w_avg is None else {f"{self.name}.w_avg": (self.w_avg, "same")}
+        return (
+            {}
+            if self.w_avg is None
+            else {f"{self.name}.w_avg": (self.w_avg, "same")}
+        )
 
     def call(
         self,
@@ -280,7 +304,9 @@ class MappingNetwork(_Container):
         x = None
         if self.latent_dim > 0:
             if z is None:
-                raise ValueError("MappingNetwork needs z of shape (N, latent_dim).")
+                raise ValueError(
+                    "MappingNetwork needs z of shape (N, latent_dim)."
+                )
             x = normalize_2nd_moment(ops.cast(z, "float32"))
         if self.num_classes is not None:
             if labels is None:
@@ -297,20 +323,26 @@ class MappingNetwork(_Container):
 
         if training and not skip_w_avg_update and self.w_avg is not None:
             batch_mean = ops.stop_gradient(ops.mean(x, axis=0))
-            self.w_avg.assign(batch_mean + self.w_avg_beta * (self.w_avg - batch_mean))
+            self.w_avg.assign(
+                batch_mean + self.w_avg_beta * (self.w_avg - batch_mean)
+            )
 
         if self.num_ws is not None:
             x = ops.repeat(x[:, None, :], self.num_ws, axis=1)
 
         if not (_is_number(truncation_psi) and truncation_psi == 1):
             if self.w_avg is None:
-                raise ValueError("Truncation needs a tracked w average (w_avg_beta and num_ws).")
+                raise ValueError(
+                    "Truncation needs a tracked w average (w_avg_beta and num_ws)."
+                )
             psi = ops.cast(truncation_psi, "float32")
             truncated = self.w_avg + psi * (x - self.w_avg)
             if self.num_ws is None or truncation_cutoff is None:
                 x = truncated
             else:
-                mask = ops.arange(self.num_ws)[None, :, None] < ops.cast(truncation_cutoff, "int32")
+                mask = ops.arange(self.num_ws)[None, :, None] < ops.cast(
+                    truncation_cutoff, "int32"
+                )
                 x = ops.where(mask, truncated, x)
         return x
 
@@ -421,26 +453,48 @@ class SynthesisBlock(_Container):
                 initializer=keras.initializers.RandomNormal(stddev=1.0),
             )
         else:
-            self.conv0 = ModulatedConv2D(out_channels, 3, up=2, conv_clamp=conv_clamp, name=f"{self.name}.conv0")
+            self.conv0 = ModulatedConv2D(
+                out_channels,
+                3,
+                up=2,
+                conv_clamp=conv_clamp,
+                name=f"{self.name}.conv0",
+            )
             self.conv0.build((None, half, half, in_channels), w_shape)
             self.num_conv += 1
-        self.conv1 = ModulatedConv2D(out_channels, 3, conv_clamp=conv_clamp, name=f"{self.name}.conv1")
+        self.conv1 = ModulatedConv2D(
+            out_channels, 3, conv_clamp=conv_clamp, name=f"{self.name}.conv1"
+        )
         self.conv1.build((None, resolution, resolution, out_channels), w_shape)
         self.num_conv += 1
         if is_last or architecture == "skip":
-            self.torgb = ToRGB(img_channels, conv_clamp=conv_clamp, name=f"{self.name}.torgb")
-            self.torgb.build((None, resolution, resolution, out_channels), w_shape)
+            self.torgb = ToRGB(
+                img_channels, conv_clamp=conv_clamp, name=f"{self.name}.torgb"
+            )
+            self.torgb.build(
+                (None, resolution, resolution, out_channels), w_shape
+            )
             self.num_torgb += 1
         if in_channels != 0 and architecture == "resnet":
-            self.skip = EqualizedConv2D(out_channels, 1, up=2, use_bias=False, name=f"{self.name}.skip")
+            self.skip = EqualizedConv2D(
+                out_channels, 1, up=2, use_bias=False, name=f"{self.name}.skip"
+            )
             self.skip.build((None, half, half, in_channels))
         self.built = True
 
     def _children(self):
-        return [layer for layer in (self.conv0, self.conv1, self.torgb, self.skip) if layer is not None]
+        return [
+            layer
+            for layer in (self.conv0, self.conv1, self.torgb, self.skip)
+            if layer is not None
+        ]
 
     def _own_reference_weights(self):
-        return {} if self.const is None else {f"{self.name}.const": (self.const, "same")}
+        return (
+            {}
+            if self.const is None
+            else {f"{self.name}.const": (self.const, "same")}
+        )
 
     def call(self, ws, x=None, img=None, noise_mode="random", seed=None):
         dtype = "float16" if self.use_fp16 else "float32"
@@ -456,7 +510,13 @@ class SynthesisBlock(_Container):
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
             x = self.conv0(x, ws[:, 0], noise_mode=noise_mode, seed=seed)
-            x = self.conv1(x, ws[:, 1], noise_mode=noise_mode, gain=math.sqrt(0.5), seed=seed)
+            x = self.conv1(
+                x,
+                ws[:, 1],
+                noise_mode=noise_mode,
+                gain=math.sqrt(0.5),
+                seed=seed,
+            )
             x = y + x
             index = 2
         else:
@@ -544,8 +604,14 @@ class SynthesisNetwork(_Container):
     ):
         kwargs.setdefault("name", "synthesis")
         super().__init__(**kwargs)
-        if not _is_int(resolution) or resolution < 4 or resolution & (resolution - 1):
-            raise ValueError(f"resolution must be a power of two >= 4; got {resolution!r}.")
+        if (
+            not _is_int(resolution)
+            or resolution < 4
+            or resolution & (resolution - 1)
+        ):
+            raise ValueError(
+                f"resolution must be a power of two >= 4; got {resolution!r}."
+            )
         self.w_dim = w_dim
         self.resolution = resolution
         self.img_channels = img_channels
@@ -555,8 +621,12 @@ class SynthesisNetwork(_Container):
         self.architecture = architecture
         self.conv_clamp = conv_clamp
         self.seed = seed
-        self.block_resolutions = [2**i for i in range(2, int(math.log2(resolution)) + 1)]
-        channels = _channels_dict(self.block_resolutions, channel_base, channel_max)
+        self.block_resolutions = [
+            2**i for i in range(2, int(math.log2(resolution)) + 1)
+        ]
+        channels = _channels_dict(
+            self.block_resolutions, channel_base, channel_max
+        )
         fp16_resolution = _fp16_resolution(resolution, num_fp16_res)
         self.num_ws = 0
         self._block_names = []
@@ -590,9 +660,17 @@ class SynthesisNetwork(_Container):
         x = img = None
         w_index = 0
         for block in self._children():
-            block_ws = ws[:, w_index : w_index + block.num_conv + block.num_torgb]
+            block_ws = ws[
+                :, w_index : w_index + block.num_conv + block.num_torgb
+            ]
             w_index += block.num_conv
-            x, img = block(block_ws, x=x, img=img, noise_mode=noise_mode, seed=self.seed_generator)
+            x, img = block(
+                block_ws,
+                x=x,
+                img=img,
+                noise_mode=noise_mode,
+                seed=self.seed_generator,
+            )
         return img
 
     def get_config(self):
@@ -699,14 +777,26 @@ class StyleGAN2Generator(keras.Model):
         _positive_int("latent_dim", latent_dim)
         _validate_resolution(resolution, "stylegan2_generator")
         _validate_channels(channel_base, channel_max, resolution)
-        _positive_int("mapping_layers", mapping_layers, " The reference uses 8 (2 for its cifar config).")
+        _positive_int(
+            "mapping_layers",
+            mapping_layers,
+            " The reference uses 8 (2 for its cifar config).",
+        )
         validate_num_classes(num_classes)
         _positive_int("w_dim", w_dim)
-        _positive_int("img_channels", img_channels, " Use 3 for RGB, 1 for greyscale.")
+        _positive_int(
+            "img_channels", img_channels, " Use 3 for RGB, 1 for greyscale."
+        )
         _validate_fp16(num_fp16_res, conv_clamp)
         self._validate_style_mixing(style_mixing)
-        if w_avg_beta is None or not _is_number(w_avg_beta) or not 0 <= w_avg_beta < 1:
-            raise ValueError(f"w_avg_beta must be a number in [0, 1); got {w_avg_beta!r}. The reference uses 0.995.")
+        if (
+            w_avg_beta is None
+            or not _is_number(w_avg_beta)
+            or not 0 <= w_avg_beta < 1
+        ):
+            raise ValueError(
+                f"w_avg_beta must be a number in [0, 1); got {w_avg_beta!r}. The reference uses 0.995."
+            )
         if not _is_number(mapping_lr_multiplier) or mapping_lr_multiplier <= 0:
             raise ValueError(
                 f"mapping_lr_multiplier must be > 0; got {mapping_lr_multiplier!r}. The reference uses 0.01."
@@ -802,13 +892,24 @@ class StyleGAN2Generator(keras.Model):
             mix = keras.random.uniform((), seed=seed) < self._style_mixing
             cutoff = ops.where(mix, cutoff, self.num_ws)
             z2 = keras.random.normal(ops.shape(z), seed=seed)
-            ws2 = self.mapping(z2, labels, training=True, skip_w_avg_update=True)
+            ws2 = self.mapping(
+                z2, labels, training=True, skip_w_avg_update=True
+            )
             keep = ops.arange(self.num_ws)[None, :, None] < cutoff
             ws = ops.where(keep, ws, ws2)
         return ws
 
-    def call(self, inputs, training=False, truncation_psi=1.0, truncation_cutoff=None, noise_mode="random"):
-        z, labels = _split_inputs(inputs, self.num_classes, "generator", "z, labels")
+    def call(
+        self,
+        inputs,
+        training=False,
+        truncation_psi=1.0,
+        truncation_cutoff=None,
+        noise_mode="random",
+    ):
+        z, labels = _split_inputs(
+            inputs, self.num_classes, "generator", "z, labels"
+        )
         if training:
             ws = self.training_ws(z, labels)
         else:
@@ -819,11 +920,17 @@ class StyleGAN2Generator(keras.Model):
                 truncation_cutoff=truncation_cutoff,
                 training=False,
             )
-        return self.synthesis(ws, noise_mode=noise_mode, training=bool(training))
+        return self.synthesis(
+            ws, noise_mode=noise_mode, training=bool(training)
+        )
 
     def compute_output_shape(self, input_shape):
         first = input_shape[0] if self.num_classes is not None else input_shape
-        if isinstance(first, (list, tuple)) and first and isinstance(first[0], (list, tuple)):
+        if (
+            isinstance(first, (list, tuple))
+            and first
+            and isinstance(first[0], (list, tuple))
+        ):
             first = first[0]
         return (first[0], self.resolution, self.resolution, self.img_channels)
 
@@ -841,7 +948,9 @@ class StyleGAN2Generator(keras.Model):
         divided by the learning-rate multiplier in the mapping), so
         converting is only that transpose.
         """
-        return _merge(self.mapping.reference_weights(), self.synthesis.reference_weights())
+        return _merge(
+            self.mapping.reference_weights(), self.synthesis.reference_weights()
+        )
 
     def get_config(self):
         return {
@@ -1013,24 +1122,47 @@ class DiscriminatorBlock(_Container):
         self.skip = None
         if in_channels == 0 or architecture == "skip":
             self.fromrgb = EqualizedConv2D(
-                tmp_channels, 1, activation="lrelu", conv_clamp=conv_clamp, name=f"{self.name}.fromrgb"
+                tmp_channels,
+                1,
+                activation="lrelu",
+                conv_clamp=conv_clamp,
+                name=f"{self.name}.fromrgb",
             )
             self.fromrgb.build((None, res, res, img_channels))
         self.conv0 = EqualizedConv2D(
-            tmp_channels, 3, activation="lrelu", conv_clamp=conv_clamp, name=f"{self.name}.conv0"
+            tmp_channels,
+            3,
+            activation="lrelu",
+            conv_clamp=conv_clamp,
+            name=f"{self.name}.conv0",
         )
         self.conv0.build((None, res, res, tmp_channels))
         self.conv1 = EqualizedConv2D(
-            out_channels, 3, activation="lrelu", down=2, conv_clamp=conv_clamp, name=f"{self.name}.conv1"
+            out_channels,
+            3,
+            activation="lrelu",
+            down=2,
+            conv_clamp=conv_clamp,
+            name=f"{self.name}.conv1",
         )
         self.conv1.build((None, res, res, tmp_channels))
         if architecture == "resnet":
-            self.skip = EqualizedConv2D(out_channels, 1, down=2, use_bias=False, name=f"{self.name}.skip")
+            self.skip = EqualizedConv2D(
+                out_channels,
+                1,
+                down=2,
+                use_bias=False,
+                name=f"{self.name}.skip",
+            )
             self.skip.build((None, res, res, tmp_channels))
         self.built = True
 
     def _children(self):
-        return [layer for layer in (self.fromrgb, self.conv0, self.conv1, self.skip) if layer is not None]
+        return [
+            layer
+            for layer in (self.fromrgb, self.conv0, self.conv1, self.skip)
+            if layer is not None
+        ]
 
     def call(self, img=None, x=None):
         dtype = "float16" if self.use_fp16 else "float32"
@@ -1040,7 +1172,11 @@ class DiscriminatorBlock(_Container):
             img = ops.cast(img, dtype)
             y = self.fromrgb(img)
             x = y if x is None else x + y
-            img = downsample_2d(img, DEFAULT_FILTER) if self.architecture == "skip" else None
+            img = (
+                downsample_2d(img, DEFAULT_FILTER)
+                if self.architecture == "skip"
+                else None
+            )
         if self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
             x = self.conv0(x)
@@ -1131,24 +1267,40 @@ class DiscriminatorEpilogue(_Container):
         res = resolution
         self.fromrgb = None
         if architecture == "skip":
-            self.fromrgb = EqualizedConv2D(in_channels, 1, activation="lrelu", name=f"{self.name}.fromrgb")
+            self.fromrgb = EqualizedConv2D(
+                in_channels, 1, activation="lrelu", name=f"{self.name}.fromrgb"
+            )
             self.fromrgb.build((None, res, res, img_channels))
         self.mbstd = None
         if mbstd_num_channels > 0:
-            self.mbstd = MinibatchStdDev(mbstd_group_size, mbstd_num_channels, name=f"{self.name}.mbstd")
+            self.mbstd = MinibatchStdDev(
+                mbstd_group_size, mbstd_num_channels, name=f"{self.name}.mbstd"
+            )
             self.mbstd.build((None, res, res, in_channels))
         self.conv = EqualizedConv2D(
-            in_channels, 3, activation="lrelu", conv_clamp=conv_clamp, name=f"{self.name}.conv"
+            in_channels,
+            3,
+            activation="lrelu",
+            conv_clamp=conv_clamp,
+            name=f"{self.name}.conv",
         )
         self.conv.build((None, res, res, in_channels + mbstd_num_channels))
-        self.fc = EqualizedDense(in_channels, activation="lrelu", name=f"{self.name}.fc")
+        self.fc = EqualizedDense(
+            in_channels, activation="lrelu", name=f"{self.name}.fc"
+        )
         self.fc.build((None, in_channels * res * res))
-        self.out = EqualizedDense(1 if cmap_dim == 0 else cmap_dim, name=f"{self.name}.out")
+        self.out = EqualizedDense(
+            1 if cmap_dim == 0 else cmap_dim, name=f"{self.name}.out"
+        )
         self.out.build((None, in_channels))
         self.built = True
 
     def _children(self):
-        return [layer for layer in (self.fromrgb, self.conv, self.fc, self.out) if layer is not None]
+        return [
+            layer
+            for layer in (self.fromrgb, self.conv, self.fc, self.out)
+            if layer is not None
+        ]
 
     def call(self, x, img=None, cmap=None, num_views=1):
         x = ops.cast(x, "float32")
@@ -1159,11 +1311,16 @@ class DiscriminatorEpilogue(_Container):
         x = self.conv(x)
         # The reference flattens NCHW features: keep its (C, H, W) order so
         # that its fc weights apply unchanged.
-        x = ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (-1, self.in_channels * self.resolution**2))
+        x = ops.reshape(
+            ops.transpose(x, (0, 3, 1, 2)),
+            (-1, self.in_channels * self.resolution**2),
+        )
         x = self.fc(x)
         x = self.out(x)
         if self.cmap_dim > 0:
-            x = ops.sum(x * cmap, axis=1, keepdims=True) * (1.0 / math.sqrt(self.cmap_dim))
+            x = ops.sum(x * cmap, axis=1, keepdims=True) * (
+                1.0 / math.sqrt(self.cmap_dim)
+            )
         return x
 
     def get_config(self):
@@ -1234,7 +1391,9 @@ class StyleGAN2Discriminator(keras.Model):
         _validate_resolution(resolution, "stylegan2_discriminator")
         _validate_channels(channel_base, channel_max, resolution)
         validate_num_classes(num_classes)
-        _positive_int("img_channels", img_channels, " Use 3 for RGB, 1 for greyscale.")
+        _positive_int(
+            "img_channels", img_channels, " Use 3 for RGB, 1 for greyscale."
+        )
         _validate_architecture(architecture)
         if mbstd_group_size is not None:
             _positive_int(
@@ -1243,7 +1402,9 @@ class StyleGAN2Discriminator(keras.Model):
                 " Use None for the whole batch; the reference uses 4 (8 in paper256, 32 in cifar).",
             )
         if not _is_int(mbstd_num_channels) or mbstd_num_channels < 0:
-            raise ValueError(f"mbstd_num_channels must be an integer >= 0; got {mbstd_num_channels!r}.")
+            raise ValueError(
+                f"mbstd_num_channels must be an integer >= 0; got {mbstd_num_channels!r}."
+            )
         _validate_fp16(num_fp16_res, conv_clamp)
         if cmap_dim is not None:
             _positive_int("cmap_dim", cmap_dim)
@@ -1261,8 +1422,12 @@ class StyleGAN2Discriminator(keras.Model):
         self.cmap_dim = cmap_dim
         self.mapping_layers = int(mapping_layers)
 
-        self.block_resolutions = [2**i for i in range(int(math.log2(resolution)), 2, -1)]
-        channels = _channels_dict(self.block_resolutions + [4], channel_base, channel_max)
+        self.block_resolutions = [
+            2**i for i in range(int(math.log2(resolution)), 2, -1)
+        ]
+        channels = _channels_dict(
+            self.block_resolutions + [4], channel_base, channel_max
+        )
         if channels[4] % max(self.mbstd_num_channels, 1):
             raise ValueError(
                 f"mbstd_num_channels ({mbstd_num_channels}) must divide the channels at "
@@ -1312,7 +1477,9 @@ class StyleGAN2Discriminator(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False, num_views=1):
-        img, labels = _split_inputs(inputs, self.num_classes, "discriminator", "images, labels")
+        img, labels = _split_inputs(
+            inputs, self.num_classes, "discriminator", "images, labels"
+        )
         img = ops.cast(img, "float32")
         x = None
         for name in self._block_names:
@@ -1330,7 +1497,10 @@ class StyleGAN2Discriminator(keras.Model):
         """Every reference `Discriminator` state_dict entry except the FIR
         `resample_filter` buffers, as {key: (variable, layout)}; see
         `StyleGAN2Generator.reference_weights`."""
-        parts = [getattr(self, name).reference_weights() for name in self._block_names]
+        parts = [
+            getattr(self, name).reference_weights()
+            for name in self._block_names
+        ]
         if self.mapping is not None:
             parts.append(self.mapping.reference_weights())
         parts.append(self.b4.reference_weights())

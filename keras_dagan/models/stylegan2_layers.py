@@ -140,7 +140,9 @@ def bias_act(x, b=None, activation="linear", alpha=None, gain=None, clamp=None):
 def normalize_2nd_moment(x, axis=1, epsilon=1e-8):
     """Scales `x` to unit mean square along `axis` (the reference normalises
     z and the label embedding so)."""
-    return x * ops.rsqrt(ops.mean(ops.square(x), axis=axis, keepdims=True) + epsilon)
+    return x * ops.rsqrt(
+        ops.mean(ops.square(x), axis=axis, keepdims=True) + epsilon
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -164,7 +166,9 @@ def _prepare_filter(f):
 
 def _filter_size(f):
     f = np.asarray(f)
-    return (f.shape[-1], f.shape[0]) if f.ndim == 2 else (f.shape[0], f.shape[0])
+    return (
+        (f.shape[-1], f.shape[0]) if f.ndim == 2 else (f.shape[0], f.shape[0])
+    )
 
 
 def _parse_padding(padding):
@@ -201,7 +205,9 @@ def _depthwise(x, taps, strides):
     )
 
 
-def upfirdn2d(x, f=DEFAULT_FILTER, up=1, down=1, padding=0, flip_filter=False, gain=1):
+def upfirdn2d(
+    x, f=DEFAULT_FILTER, up=1, down=1, padding=0, flip_filter=False, gain=1
+):
     """Upsamples, pads, FIR-filters and downsamples a channels_last batch.
 
     The reference's `upfirdn2d`: (1) insert `up - 1` zeros after every pixel;
@@ -243,13 +249,20 @@ def upfirdn2d(x, f=DEFAULT_FILTER, up=1, down=1, padding=0, flip_filter=False, g
     if up > 1:
         # Zero insertion: (N, H, 1, W, 1, C) padded to (N, H, up, W, up, C).
         x = ops.reshape(x, (-1, height, 1, width, 1, channels))
-        x = ops.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0], [0, up - 1], [0, 0]])
+        x = ops.pad(
+            x, [[0, 0], [0, 0], [0, up - 1], [0, 0], [0, up - 1], [0, 0]]
+        )
         height, width = height * up, width * up
         x = ops.reshape(x, (-1, height, width, channels))
 
     x = ops.pad(
         x,
-        [[0, 0], [max(pady0, 0), max(pady1, 0)], [max(padx0, 0), max(padx1, 0)], [0, 0]],
+        [
+            [0, 0],
+            [max(pady0, 0), max(pady1, 0)],
+            [max(padx0, 0), max(padx1, 0)],
+            [0, 0],
+        ],
     )
     height += max(pady0, 0) + max(pady1, 0)
     width += max(padx0, 0) + max(padx1, 0)
@@ -300,11 +313,18 @@ def filter_2d(x, f=DEFAULT_FILTER, padding=0, flip_filter=False, gain=1):
     """
     padx0, padx1, pady0, pady1 = _parse_padding(padding)
     fw, fh = _filter_size(_prepare_filter(f))
-    p = [padx0 + fw // 2, padx1 + (fw - 1) // 2, pady0 + fh // 2, pady1 + (fh - 1) // 2]
+    p = [
+        padx0 + fw // 2,
+        padx1 + (fw - 1) // 2,
+        pady0 + fh // 2,
+        pady1 + (fh - 1) // 2,
+    ]
     return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain)
 
 
-def upsample_2d(x, f=DEFAULT_FILTER, up=2, padding=0, flip_filter=False, gain=1):
+def upsample_2d(
+    x, f=DEFAULT_FILTER, up=2, padding=0, flip_filter=False, gain=1
+):
     """FIR upsampling of a channels_last batch by `up`, as the reference's
     `upsample2d` (output size `up` times the input's, mean preserved).
 
@@ -334,10 +354,14 @@ def upsample_2d(x, f=DEFAULT_FILTER, up=2, padding=0, flip_filter=False, gain=1)
         pady0 + (fh + up - 1) // 2,
         pady1 + (fh - up) // 2,
     ]
-    return upfirdn2d(x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * up * up)
+    return upfirdn2d(
+        x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * up * up
+    )
 
 
-def downsample_2d(x, f=DEFAULT_FILTER, down=2, padding=0, flip_filter=False, gain=1):
+def downsample_2d(
+    x, f=DEFAULT_FILTER, down=2, padding=0, flip_filter=False, gain=1
+):
     """FIR downsampling of a channels_last batch by `down`, as the
     reference's `downsample2d`.
 
@@ -366,7 +390,9 @@ def downsample_2d(x, f=DEFAULT_FILTER, down=2, padding=0, flip_filter=False, gai
         pady0 + (fh - down + 1) // 2,
         pady1 + (fh - down) // 2,
     ]
-    return upfirdn2d(x, f, down=down, padding=p, flip_filter=flip_filter, gain=gain)
+    return upfirdn2d(
+        x, f, down=down, padding=p, flip_filter=flip_filter, gain=gain
+    )
 
 
 def _conv(x, w, strides=1):
@@ -376,7 +402,16 @@ def _conv(x, w, strides=1):
     return ops.conv(x, w, strides=strides, padding="valid")
 
 
-def conv2d_resample(x, w, f=DEFAULT_FILTER, up=1, down=1, padding=0, flip_weight=True, flip_filter=False):
+def conv2d_resample(
+    x,
+    w,
+    f=DEFAULT_FILTER,
+    up=1,
+    down=1,
+    padding=0,
+    flip_weight=True,
+    flip_filter=False,
+):
     """2D convolution with optional FIR up/downsampling, as the reference's
     `conv2d_resample` (padding applied once, with respect to the upsampled
     image).
@@ -421,13 +456,28 @@ def conv2d_resample(x, w, f=DEFAULT_FILTER, up=1, down=1, padding=0, flip_weight
     # The same fast paths as the reference, so that the arithmetic (and the
     # orientation of the weights) matches it.
     if kh == 1 and kw == 1 and down > 1 and up == 1:
-        x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
+        x = upfirdn2d(
+            x,
+            f,
+            down=down,
+            padding=[px0, px1, py0, py1],
+            flip_filter=flip_filter,
+        )
         return _conv(x, w)
     if kh == 1 and kw == 1 and up > 1 and down == 1:
         x = _conv(x, w)
-        return upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up**2, flip_filter=flip_filter)
+        return upfirdn2d(
+            x,
+            f,
+            up=up,
+            padding=[px0, px1, py0, py1],
+            gain=up**2,
+            flip_filter=flip_filter,
+        )
     if down > 1 and up == 1:
-        x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
+        x = upfirdn2d(
+            x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter
+        )
         if not flip_weight:
             w = ops.flip(w, axis=(0, 1))
         return _conv(x, w, strides=down)
@@ -437,11 +487,18 @@ def conv2d_resample(x, w, f=DEFAULT_FILTER, up=1, down=1, padding=0, flip_weight
         # upsampled image. The FIR filter then crops to the padding.
         if flip_weight:
             w = ops.flip(w, axis=(0, 1))
-        x = ops.conv_transpose(x, ops.transpose(w, (0, 1, 3, 2)), strides=up, padding="valid")
+        x = ops.conv_transpose(
+            x, ops.transpose(w, (0, 1, 3, 2)), strides=up, padding="valid"
+        )
         x = upfirdn2d(
             x,
             f,
-            padding=[px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)],
+            padding=[
+                px0 - (kw - 1),
+                px1 - (kw - up),
+                py0 - (kh - 1),
+                py1 - (kh - up),
+            ],
             gain=up**2,
             flip_filter=flip_filter,
         )
@@ -473,7 +530,9 @@ def _validate_resampling(up, down):
 
 def _validate_clamp(conv_clamp):
     if conv_clamp is not None and (
-        isinstance(conv_clamp, bool) or not isinstance(conv_clamp, (int, float)) or conv_clamp <= 0
+        isinstance(conv_clamp, bool)
+        or not isinstance(conv_clamp, (int, float))
+        or conv_clamp <= 0
     ):
         raise ValueError(
             f"conv_clamp must be None (no clamping) or a positive number; got "
@@ -526,11 +585,21 @@ class EqualizedDense(_StyleGAN2Layer):
     ```
     """
 
-    def __init__(self, units, lr_multiplier=1.0, bias_init=0.0, activation="linear", use_bias=True, **kwargs):
+    def __init__(
+        self,
+        units,
+        lr_multiplier=1.0,
+        bias_init=0.0,
+        activation="linear",
+        use_bias=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         _validate_positive_int("units", units)
         if not lr_multiplier > 0:
-            raise ValueError(f"lr_multiplier must be > 0; got {lr_multiplier!r}.")
+            raise ValueError(
+                f"lr_multiplier must be > 0; got {lr_multiplier!r}."
+            )
         _validate_activation(activation)
         self.units = units
         self.lr_multiplier = float(lr_multiplier)
@@ -545,7 +614,9 @@ class EqualizedDense(_StyleGAN2Layer):
         self.weight = self.add_weight(
             name="weight",
             shape=(in_features, self.units),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_multiplier),
+            initializer=keras.initializers.RandomNormal(
+                stddev=1.0 / self.lr_multiplier
+            ),
         )
         if self.use_bias:
             self.bias = self.add_weight(
@@ -560,7 +631,11 @@ class EqualizedDense(_StyleGAN2Layer):
         x = ops.matmul(x, w)
         b = None
         if self.use_bias:
-            b = self.bias * self.lr_multiplier if self.lr_multiplier != 1 else self.bias
+            b = (
+                self.bias * self.lr_multiplier
+                if self.lr_multiplier != 1
+                else self.bias
+            )
         return bias_act(x, b, activation=self.activation)
 
     def compute_output_shape(self, input_shape):
@@ -645,7 +720,9 @@ class EqualizedConv2D(_StyleGAN2Layer):
         self.activation = activation
         self.conv_clamp = conv_clamp
         self.use_bias = use_bias
-        self.resample_filter = tuple(float(t) for t in np.ravel(resample_filter))
+        self.resample_filter = tuple(
+            float(t) for t in np.ravel(resample_filter)
+        )
         self.weight = None
         self.bias = None
 
@@ -658,7 +735,9 @@ class EqualizedConv2D(_StyleGAN2Layer):
             initializer=keras.initializers.RandomNormal(stddev=1.0),
         )
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            self.bias = self.add_weight(
+                name="bias", shape=(self.filters,), initializer="zeros"
+            )
         self.weight_gain = 1.0 / math.sqrt(in_channels * k * k)
 
     def call(self, x, gain=1.0):
@@ -683,7 +762,9 @@ class EqualizedConv2D(_StyleGAN2Layer):
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
-        scale = lambda s: None if s is None else s * self.up // self.down  # noqa: E731
+        scale = lambda s: (
+            None if s is None else s * self.up // self.down
+        )  # noqa: E731
         return (n, scale(h), scale(w), self.filters)
 
     def reference_weights(self):
@@ -767,13 +848,20 @@ def modulated_conv2d(
     kh, kw, in_channels, _ = weight.shape
     if x.dtype == "float16" and demodulate:
         weight = weight * (
-            1.0 / math.sqrt(in_channels * kh * kw) / ops.max(ops.abs(weight), axis=(0, 1, 2), keepdims=True)
+            1.0
+            / math.sqrt(in_channels * kh * kw)
+            / ops.max(ops.abs(weight), axis=(0, 1, 2), keepdims=True)
         )
         styles = styles / ops.max(ops.abs(styles), axis=1, keepdims=True)
     dcoefs = None
     if demodulate:
         # sum_{i,k} (weight[k, i, o] * styles[n, i])^2 as one matmul.
-        dcoefs = ops.rsqrt(ops.matmul(ops.square(styles), ops.sum(ops.square(weight), axis=(0, 1))) + 1e-8)
+        dcoefs = ops.rsqrt(
+            ops.matmul(
+                ops.square(styles), ops.sum(ops.square(weight), axis=(0, 1))
+            )
+            + 1e-8
+        )
     x = x * ops.cast(styles, x.dtype)[:, None, None, :]
     x = conv2d_resample(
         x,
@@ -796,7 +884,9 @@ _NOISE_MODES = ("random", "const", "none")
 
 def _validate_noise_mode(noise_mode):
     if noise_mode not in _NOISE_MODES:
-        raise ValueError(f"noise_mode must be one of {_NOISE_MODES}; got {noise_mode!r}.")
+        raise ValueError(
+            f"noise_mode must be one of {_NOISE_MODES}; got {noise_mode!r}."
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_dagan")
@@ -867,13 +957,17 @@ class ModulatedConv2D(_StyleGAN2Layer):
         self.use_noise = use_noise
         self.activation = activation
         self.conv_clamp = conv_clamp
-        self.resample_filter = tuple(float(t) for t in np.ravel(resample_filter))
+        self.resample_filter = tuple(
+            float(t) for t in np.ravel(resample_filter)
+        )
         self.affine = None
 
     def build(self, x_shape, w_shape):
         in_channels = x_shape[-1]
         self.resolution = x_shape[1] * self.up
-        self.affine = EqualizedDense(in_channels, bias_init=1.0, name=f"{self.name}.affine")
+        self.affine = EqualizedDense(
+            in_channels, bias_init=1.0, name=f"{self.name}.affine"
+        )
         self.affine.build(w_shape)
         k = self.kernel_size
         self.weight = self.add_weight(
@@ -888,8 +982,12 @@ class ModulatedConv2D(_StyleGAN2Layer):
                 initializer=keras.initializers.RandomNormal(stddev=1.0),
                 trainable=False,
             )
-            self.noise_strength = self.add_weight(name="noise_strength", shape=(), initializer="zeros")
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            self.noise_strength = self.add_weight(
+                name="noise_strength", shape=(), initializer="zeros"
+            )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.filters,), initializer="zeros"
+        )
 
     def call(self, x, w, noise_mode="random", gain=1.0, seed=None):
         _validate_noise_mode(noise_mode)
@@ -921,13 +1019,24 @@ class ModulatedConv2D(_StyleGAN2Layer):
 
     def compute_output_shape(self, x_shape, w_shape):
         n, h, w, _ = x_shape
-        return (n, None if h is None else h * self.up, None if w is None else w * self.up, self.filters)
+        return (
+            n,
+            None if h is None else h * self.up,
+            None if w is None else w * self.up,
+            self.filters,
+        )
 
     def reference_weights(self):
-        weights = {f"{self.name}.weight": (self.weight, "conv"), f"{self.name}.bias": (self.bias, "same")}
+        weights = {
+            f"{self.name}.weight": (self.weight, "conv"),
+            f"{self.name}.bias": (self.bias, "same"),
+        }
         if self.use_noise:
             weights[f"{self.name}.noise_const"] = (self.noise_const, "same")
-            weights[f"{self.name}.noise_strength"] = (self.noise_strength, "same")
+            weights[f"{self.name}.noise_strength"] = (
+                self.noise_strength,
+                "same",
+            )
         weights.update(self.affine.reference_weights())
         return weights
 
@@ -982,14 +1091,18 @@ class ToRGB(_StyleGAN2Layer):
 
     def build(self, x_shape, w_shape):
         in_channels = x_shape[-1]
-        self.affine = EqualizedDense(in_channels, bias_init=1.0, name=f"{self.name}.affine")
+        self.affine = EqualizedDense(
+            in_channels, bias_init=1.0, name=f"{self.name}.affine"
+        )
         self.affine.build(w_shape)
         self.weight = self.add_weight(
             name="weight",
             shape=(1, 1, in_channels, self.filters),
             initializer=keras.initializers.RandomNormal(stddev=1.0),
         )
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.bias = self.add_weight(
+            name="bias", shape=(self.filters,), initializer="zeros"
+        )
         self.weight_gain = 1.0 / math.sqrt(in_channels)
 
     def call(self, x, w):
@@ -1001,7 +1114,10 @@ class ToRGB(_StyleGAN2Layer):
         return tuple(x_shape[:-1]) + (self.filters,)
 
     def reference_weights(self):
-        weights = {f"{self.name}.weight": (self.weight, "conv"), f"{self.name}.bias": (self.bias, "same")}
+        weights = {
+            f"{self.name}.weight": (self.weight, "conv"),
+            f"{self.name}.bias": (self.bias, "same"),
+        }
         weights.update(self.affine.reference_weights())
         return weights
 
@@ -1081,7 +1197,11 @@ class MinibatchStdDev(_StyleGAN2Layer):
                     "equal views."
                 )
             per_view = batch // num_views
-            group = per_view if self.group_size is None else min(self.group_size, per_view)
+            group = (
+                per_view
+                if self.group_size is None
+                else min(self.group_size, per_view)
+            )
             if per_view % group:
                 raise ValueError(
                     f"MinibatchStdDev: the batch per view ({per_view}) must be a "
@@ -1091,16 +1211,33 @@ class MinibatchStdDev(_StyleGAN2Layer):
         else:
             # Dynamic batch: the reference's min(group_size, N) at run time.
             per_view = ops.shape(x)[0] // num_views
-            group = per_view if self.group_size is None else ops.minimum(self.group_size, per_view)
+            group = (
+                per_view
+                if self.group_size is None
+                else ops.minimum(self.group_size, per_view)
+            )
         # [V, G, n, H, W, F, c]: member g of group j is sample g * n + j of
         # its view, the reference's x.reshape(G, -1, F, c, H, W).
-        y = ops.reshape(x, (num_views, group, -1, height, width, features, channels // features))
+        y = ops.reshape(
+            x,
+            (
+                num_views,
+                group,
+                -1,
+                height,
+                width,
+                features,
+                channels // features,
+            ),
+        )
         y = y - ops.mean(y, axis=1, keepdims=True)
         y = ops.mean(ops.square(y), axis=1)  # [V, n, H, W, F, c]
         y = ops.sqrt(y + 1e-8)
         y = ops.mean(y, axis=(2, 3, 5))  # [V, n, F]
         y = ops.reshape(y, (num_views, 1, -1, 1, 1, features))
-        y = ops.broadcast_to(y, (num_views, group, ops.shape(y)[2], height, width, features))
+        y = ops.broadcast_to(
+            y, (num_views, group, ops.shape(y)[2], height, width, features)
+        )
         y = ops.reshape(y, (-1, height, width, features))
         return ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1)
 
@@ -1109,5 +1246,7 @@ class MinibatchStdDev(_StyleGAN2Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"group_size": self.group_size, "num_channels": self.num_channels})
+        config.update(
+            {"group_size": self.group_size, "num_channels": self.num_channels}
+        )
         return config
