@@ -25,7 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("input", None, "The reference state_dict (.pt) or network pickle (.pkl).")
-flags.DEFINE_string("output", None, "A .keras file (one network) or a folder (one .keras per network).")
+flags.DEFINE_string("output", None,
+                    "A .keras file (one network) or a folder (one .keras per network).")
 flags.DEFINE_enum("network", None, ["G", "D", "G_ema"],
                   "The one network to convert from a pickle (or check a state_dict is).")
 flags.DEFINE_string("mbstd_group_size", "auto",

@@ -18,6 +18,7 @@ import re
 import warnings
 import zipfile
 
+import keras
 import numpy as np
 
 from keras_dagan.models.stylegan2 import stylegan2_discriminator, stylegan2_generator
@@ -121,7 +122,8 @@ def load_stylegan2_ada(path, network=None, *, mbstd_group_size=AUTO, num_fp16_re
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     if os.path.isdir(path):
-        raise ValueError(f"{path}: a folder; expected a torch.save'd state_dict or a network pickle")
+        raise ValueError(f"{path}: a folder; expected a torch.save'd state_dict or a "
+                         "network pickle")
     torch = _import_torch()
     try:
         with warnings.catch_warnings():
@@ -130,7 +132,7 @@ def load_stylegan2_ada(path, network=None, *, mbstd_group_size=AUTO, num_fp16_re
             contents = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - anything weights_only refuses
         if zipfile.is_zipfile(path):
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            detail = (str(error).strip() or type(error).__name__).splitlines()[0]
             raise ValueError(f"{path}: a zip archive that torch.load cannot read as a "
                              f"torch.save'd state_dict ({detail})") from None
         return _load_pickle(path, network, overrides, kwargs)
@@ -145,7 +147,8 @@ def load_stylegan2_ada(path, network=None, *, mbstd_group_size=AUTO, num_fp16_re
                 what = "discriminator" if kind == "D" else "generator"
                 raise ValueError(f"{path}: holds a {what}'s state_dict, not network={network!r}")
         return _convert(contents, overrides, path, kwargs)
-    if isinstance(contents, dict) and contents and all(_is_state_dict(v) for v in contents.values()):
+    if (isinstance(contents, dict) and contents
+            and all(_is_state_dict(value) for value in contents.values())):
         names = _select(list(contents), network, path)
         _check_kwargs(kwargs, path)
         models = {name: _convert(contents[name], overrides, f"{path}[{name!r}]",
@@ -268,7 +271,7 @@ def stylegan2_ada_state_dict(model):
     Returns:
         A dict of reference tensor names to float32 NumPy arrays.
     """
-    return {key: _to_reference(np.asarray(variable.numpy()), layout).astype(np.float32)
+    return {key: _to_reference(keras.ops.convert_to_numpy(variable), layout).astype(np.float32)
             for key, (variable, layout) in model.reference_weights().items()}
 
 
@@ -617,7 +620,8 @@ def _select(available, network, source):
 
 def _check_network_name(network, available, source):
     if network not in available:
-        raise ValueError(f"{source}: network={network!r}; it holds {', '.join(map(repr, available))}")
+        raise ValueError(f"{source}: network={network!r}; it holds "
+                         f"{', '.join(map(repr, available))}")
 
 
 def _list(items, limit=8):

@@ -89,7 +89,8 @@ def test_generator_round_trip(tmp_path, architecture, num_classes):
     np.testing.assert_array_equal(np.asarray(converted.w_avg), np.asarray(ours.w_avg))
 
 
-@pytest.mark.parametrize("architecture,num_classes", [("orig", 3), ("resnet", None), ("skip", None)])
+@pytest.mark.parametrize("architecture,num_classes",
+                         [("orig", 3), ("resnet", None), ("skip", None)])
 def test_discriminator_round_trip(tmp_path, architecture, num_classes):
     config = dict(resolution=32, channel_base=512, channel_max=32, img_channels=3,
                   architecture=architecture, mbstd_num_channels=2, num_classes=num_classes)
@@ -166,7 +167,7 @@ def test_files_that_hold_no_network(tmp_path, monkeypatch):
     with open(tmp_path / "network.pkl", "wb") as file:
         pickle.dump({"G": pickle.PickleBuffer}, file)  # any pickle that weights_only refuses
     monkeypatch.setitem(sys.modules, "dnnlib", None)  # the reference code is not importable
-    with pytest.raises(ImportError, match="add a checkout of .*stylegan2-ada-pytorch to PYTHONPATH"):
+    with pytest.raises(ImportError, match="checkout of .*stylegan2-ada-pytorch to PYTHONPATH"):
         load_stylegan2_ada(tmp_path / "network.pkl")
 
 
@@ -237,7 +238,8 @@ def reference_perturb(net, seed):
 
 
 def one_hot(labels, c_dim):
-    return torch.from_numpy(np.eye(c_dim, dtype="float32")[labels] if c_dim else np.zeros((N, 0), "float32"))
+    c = np.eye(c_dim, dtype="float32")[labels] if c_dim else np.zeros((N, 0), "float32")
+    return torch.from_numpy(c)
 
 
 GENERATORS = {
@@ -264,7 +266,8 @@ GENERATORS = {
 }
 DISCRIMINATORS = {
     "D32_orig_cond": dict(c_dim=5, img_resolution=32, img_channels=3, architecture="orig",
-                          channel_base=1024, channel_max=64, epilogue_kwargs=dict(mbstd_group_size=2)),
+                          channel_base=1024, channel_max=64,
+                          epilogue_kwargs=dict(mbstd_group_size=2)),
     "D32_resnet": dict(c_dim=0, img_resolution=32, img_channels=3, architecture="resnet",
                        channel_base=1024, channel_max=64, epilogue_kwargs=dict(mbstd_group_size=4)),
     "D32_skip": dict(c_dim=0, img_resolution=32, img_channels=3, architecture="skip",
