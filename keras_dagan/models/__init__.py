@@ -21,6 +21,7 @@ from keras_dagan.models.stylegan2 import (
     stylegan2_discriminator,
     stylegan2_generator,
 )
+from keras_dagan.models.stylegan2_convert import load_stylegan2_ada, stylegan2_ada_state_dict
 from keras_dagan.models.stylegan2_dag import StyleGAN2DAGDiscriminator, StyleGAN2Features
 
 __all__ = [
@@ -46,8 +47,10 @@ __all__ = [
     "dcgan_generator",
     "discriminator_loss",
     "generator_loss",
+    "load_stylegan2_ada",
     "resnet_discriminator",
     "resnet_generator",
+    "stylegan2_ada_state_dict",
     "stylegan2_discriminator",
     "stylegan2_generator",
 ]
