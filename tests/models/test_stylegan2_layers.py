@@ -75,6 +75,9 @@ ASYMMETRIC = (1.0, 2.0, 5.0, 3.0)
         (ASYMMETRIC, 2, 1, (3, 0, 1, 2), False, 2.0),
         (ASYMMETRIC, 2, 1, (3, 0, 1, 2), True, 2.0),
         (ASYMMETRIC, 1, 2, (2, -1, 0, 3), False, 1.0),
+        (ASYMMETRIC, 2, 2, (1, 2, 0, 1), False, 3.0),
+        (ASYMMETRIC, 3, 1, (2, 1, -1, 2), False, 9.0),
+        ((1.0, 2.0, 5.0, 3.0, 1.0), 1, 3, (1, 1, 2, 0), True, 1.0),
         (np.outer(ASYMMETRIC, (1.0, 1.0, 2.0)), 2, 2, (1, 2, 0, 1), False, 3.0),
     ],
 )
