@@ -66,8 +66,21 @@ def _validate_activation(activation):
 
 
 def activation_gain(activation):
-    """The reference's default gain of `activation` (sqrt(2) for "lrelu",
-    "relu" and "swish", 1 otherwise)."""
+    """The reference's default gain of `activation`.
+
+    Args:
+        activation: One of `ACTIVATIONS`.
+
+    Returns:
+        sqrt(2) for "lrelu", "relu" and "swish" (which halve the variance of
+        a symmetric input), 1 otherwise.
+
+    Example:
+
+    ```python
+    activation_gain("lrelu")  # 1.4142...
+    ```
+    """
     _validate_activation(activation)
     return _ACTIVATIONS[activation][1]
 
@@ -138,8 +151,23 @@ def bias_act(x, b=None, activation="linear", alpha=None, gain=None, clamp=None):
 
 
 def normalize_2nd_moment(x, axis=1, epsilon=1e-8):
-    """Scales `x` to unit mean square along `axis` (the reference normalises
-    z and the label embedding so)."""
+    """Scales `x` to unit mean square along `axis`, as the reference
+    normalises z and the label embedding.
+
+    Args:
+        x: A float tensor.
+        axis: The axis to normalise.
+        epsilon: Added to the mean square.
+
+    Returns:
+        `x * rsqrt(mean(x**2, axis) + epsilon)`.
+
+    Example:
+
+    ```python
+    z = normalize_2nd_moment(keras.random.normal((4, 512)))
+    ```
+    """
     return x * ops.rsqrt(
         ops.mean(ops.square(x), axis=axis, keepdims=True) + epsilon
     )

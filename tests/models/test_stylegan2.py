@@ -508,6 +508,30 @@ def test_jit_compile_matches_eager():
     assert np.abs(np.asarray(generator.w_avg)).sum() > 0
 
 
+def test_unknown_batch_size():
+    generator = _generator(num_classes=NUM_CLASSES)
+    discriminator = _discriminator(num_classes=NUM_CLASSES, mbstd_group_size=4)
+    specs = [tf.TensorSpec((None, LATENT)), tf.TensorSpec((None,), tf.int32)]
+    g = tf.function(
+        lambda z, labels: generator([z, labels], training=True),
+        input_signature=specs,
+    )
+    d = tf.function(
+        lambda x, labels: discriminator([x, labels]),
+        input_signature=[tf.TensorSpec((None, 32, 32, 3)), specs[1]],
+    )
+    images = g(_z(batch=8), _labels(8))
+    assert images.shape == (8, 32, 32, 3)
+    # min(group_size, N) at run time, as the reference: 4, then 2.
+    for batch in (8, 2):
+        np.testing.assert_allclose(
+            np.asarray(d(images[:batch], _labels(batch))),
+            np.asarray(discriminator([images[:batch], _labels(batch)])),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+
 # ---------------------------------------------------------------------------
 # Serialization and validation.
 
