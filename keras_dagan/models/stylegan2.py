@@ -273,11 +273,15 @@ class MappingNetwork(_Container):
             self._fc_names.append(f"fc{index}")
         self.w_avg = None
         if num_ws is not None and w_avg_beta is not None:
+            # Replicas' updates are averaged: the update is linear in the
+            # batch mean, so with equal replica batches this is the update
+            # with the global batch's mean.
             self.w_avg = self.add_weight(
                 name="w_avg",
                 shape=(w_dim,),
                 initializer="zeros",
                 trainable=False,
+                aggregation="mean",
             )
         self.built = True
 

@@ -318,6 +318,30 @@ def test_w_avg_tracking():
     )
 
 
+def test_w_avg_update_across_replicas(mirrored_strategy):
+    with mirrored_strategy.scope():
+        generator = _generator(style_mixing=0.0)
+    z = _z(batch=8)
+    expected = 0.005 * np.asarray(generator.mapping(z))[:, 0].mean(axis=0)
+    batches = mirrored_strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(z).batch(8)
+    )
+
+    @tf.function
+    def update(z):
+        mirrored_strategy.run(
+            lambda z: generator.mapping(z, training=True), args=(z,)
+        )
+
+    for batch in batches:
+        update(batch)
+    # Each replica saw half the batch; the averaged update is the update
+    # with the global batch mean.
+    np.testing.assert_allclose(
+        np.asarray(generator.w_avg), expected, rtol=1e-4, atol=1e-7
+    )
+
+
 def test_style_mixing_uses_two_ws_at_a_crossover():
     generator = _generator(style_mixing=1.0, seed=3)
     z = _z()
