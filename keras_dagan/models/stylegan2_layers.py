@@ -238,11 +238,12 @@ def _dims(shape):
 
 
 def _slice_axis(x, axis, start, size):
-    begin = [0] * len(x.shape)
-    begin[axis] = start
-    sizes = _dims(x.shape)
-    sizes[axis] = size
-    return ops.slice(x, begin, sizes)
+    # Indexing (a strided slice) rather than ops.slice: under XLA,
+    # TensorFlow differentiates a slice into an op without a gradient,
+    # which would break second-order gradients such as R1's.
+    index = [slice(None)] * len(x.shape)
+    index[axis] = slice(start, start + size)
+    return x[tuple(index)]
 
 
 def _pad_axis(x, axis, before, after):
