@@ -380,6 +380,21 @@ def test_truncation():
         rtol=1e-5,
         atol=1e-6,
     )
+    # psi and cutoff may be tensors (an exported signature's inputs).
+    traced = tf.function(
+        lambda psi, cutoff: generator.mapping(
+            z, labels, truncation_psi=psi, truncation_cutoff=cutoff
+        )
+    )
+    np.testing.assert_allclose(
+        np.asarray(traced(tf.constant(0.5), tf.constant(100))),
+        w_avg + 0.5 * (ws - w_avg),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        np.asarray(traced(tf.constant(1.0), tf.constant(3))), ws, atol=1e-6
+    )
     cut = np.asarray(
         generator.mapping(z, labels, truncation_psi=0.0, truncation_cutoff=2)
     )
