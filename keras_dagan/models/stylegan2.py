@@ -273,11 +273,15 @@ class MappingNetwork(_Container):
             self._fc_names.append(f"fc{index}")
         self.w_avg = None
         if num_ws is not None and w_avg_beta is not None:
+            # Replicas' updates are averaged: the update is linear in the
+            # batch mean, so with equal replica batches this is the update
+            # with the global batch's mean.
             self.w_avg = self.add_weight(
                 name="w_avg",
                 shape=(w_dim,),
                 initializer="zeros",
                 trainable=False,
+                aggregation="mean",
             )
         self.built = True
 
@@ -741,7 +745,12 @@ class StyleGAN2Generator(keras.Model):
         style_mixing: Style-mixing probability in training (settable).
         latent_dim, w_dim, num_ws, resolution, num_classes.
 
-    See `stylegan2_generator` for the constructor arguments.
+    Args:
+        latent_dim, resolution, channel_base, channel_max, mapping_layers,
+        num_classes, w_dim, img_channels, num_fp16_res, conv_clamp,
+        style_mixing, w_avg_beta, mapping_lr_multiplier, architecture,
+        seed: As `stylegan2_generator`, which validates them here too.
+        **kwargs: `keras.Model` arguments such as `name`.
 
     Example:
 
@@ -926,12 +935,6 @@ class StyleGAN2Generator(keras.Model):
 
     def compute_output_shape(self, input_shape):
         first = input_shape[0] if self.num_classes is not None else input_shape
-        if (
-            isinstance(first, (list, tuple))
-            and first
-            and isinstance(first[0], (list, tuple))
-        ):
-            first = first[0]
         return (first[0], self.resolution, self.resolution, self.img_channels)
 
     def reference_weights(self):
@@ -1366,7 +1369,12 @@ class StyleGAN2Discriminator(keras.Model):
         num_views: The batch is `num_views` contiguous blocks (stacked views
             of DAG); the minibatch stddev stays within each.
 
-    See `stylegan2_discriminator` for the constructor arguments.
+    Args:
+        resolution, channel_base, channel_max, num_classes, img_channels,
+        architecture, mbstd_group_size, mbstd_num_channels, num_fp16_res,
+        conv_clamp, cmap_dim, mapping_layers: As `stylegan2_discriminator`,
+        which validates them here too.
+        **kwargs: `keras.Model` arguments such as `name`.
 
     Example:
 

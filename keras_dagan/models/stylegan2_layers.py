@@ -66,8 +66,21 @@ def _validate_activation(activation):
 
 
 def activation_gain(activation):
-    """The reference's default gain of `activation` (sqrt(2) for "lrelu",
-    "relu" and "swish", 1 otherwise)."""
+    """The reference's default gain of `activation`.
+
+    Args:
+        activation: One of `ACTIVATIONS`.
+
+    Returns:
+        sqrt(2) for "lrelu", "relu" and "swish" (which halve the variance of
+        a symmetric input), 1 otherwise.
+
+    Example:
+
+    ```python
+    activation_gain("lrelu")  # 1.4142...
+    ```
+    """
     _validate_activation(activation)
     return _ACTIVATIONS[activation][1]
 
@@ -138,8 +151,23 @@ def bias_act(x, b=None, activation="linear", alpha=None, gain=None, clamp=None):
 
 
 def normalize_2nd_moment(x, axis=1, epsilon=1e-8):
-    """Scales `x` to unit mean square along `axis` (the reference normalises
-    z and the label embedding so)."""
+    """Scales `x` to unit mean square along `axis`, as the reference
+    normalises z and the label embedding.
+
+    Args:
+        x: A float tensor.
+        axis: The axis to normalise.
+        epsilon: Added to the mean square.
+
+    Returns:
+        `x * rsqrt(mean(x**2, axis) + epsilon)`.
+
+    Example:
+
+    ```python
+    z = normalize_2nd_moment(keras.random.normal((4, 512)))
+    ```
+    """
     return x * ops.rsqrt(
         ops.mean(ops.square(x), axis=axis, keepdims=True) + epsilon
     )
@@ -205,6 +233,123 @@ def _depthwise(x, taps, strides):
     )
 
 
+def _dims(shape):
+    return [-1 if s is None else s for s in shape]
+
+
+def _slice_axis(x, axis, start, size):
+    # Indexing (a strided slice) rather than ops.slice: under XLA,
+    # TensorFlow differentiates a slice into an op without a gradient,
+    # which would break second-order gradients such as R1's.
+    index = [slice(None)] * len(x.shape)
+    index[axis] = slice(start, start + size)
+    return x[tuple(index)]
+
+
+def _pad_axis(x, axis, before, after):
+    """Zero-pads `x` along `axis`; negative amounts crop."""
+    if before > 0 or after > 0:
+        pad = [[0, 0] for _ in x.shape]
+        pad[axis] = [max(before, 0), max(after, 0)]
+        x = ops.pad(x, pad)
+    if before < 0 or after < 0:
+        length = x.shape[axis] - max(-before, 0) - max(-after, 0)
+        x = _slice_axis(x, axis, max(-before, 0), length)
+    return x
+
+
+def _decimate_axis(x, axis, down):
+    """Keeps every `down`-th element along `axis`, from the first."""
+    count = (x.shape[axis] - 1) // down + 1
+    x = _pad_axis(x, axis, 0, count * down - x.shape[axis])
+    shape = list(x.shape)
+    x = ops.reshape(x, _dims(shape[:axis] + [count, down] + shape[axis + 1 :]))
+    x = _slice_axis(x, axis + 1, 0, 1)
+    return ops.reshape(x, _dims(shape[:axis] + [count] + shape[axis + 1 :]))
+
+
+def _fir_axis(x, taps, axis):
+    """Valid correlation with the 1D `taps` along `axis`: a sum of shifted
+    slices, which XLA fuses into one pass (its grouped convolutions, the
+    other way to write this, are slow on CPU)."""
+    length = x.shape[axis] - len(taps) + 1
+    out = None
+    for offset, tap in enumerate(taps):
+        if tap != 0:
+            part = _slice_axis(x, axis, offset, length) * float(tap)
+            out = part if out is None else out + part
+    return out
+
+
+def _upfirdn_axis(x, taps, axis, up, down, pad0, pad1):
+    """upfirdn along one axis with the (already flipped) 1D `taps`.
+
+    Upsampling runs polyphase: output phase r of every `up` outputs is a
+    correlation of the input with the taps of that phase, so the zeros of
+    the upsampled signal are never stored or multiplied."""
+    if up == 1 and down > 1:
+        # Polyphase decimation: phase q holds inputs q, q + down, ...; tap
+        # t reads phase t % down shifted by t // down, so only the kept
+        # outputs are computed.
+        x = _pad_axis(x, axis, pad0, pad1)
+        count = (x.shape[axis] - len(taps)) // down + 1
+        blocks = count + (len(taps) - 1) // down
+        x = _pad_axis(x, axis, 0, blocks * down - x.shape[axis])
+        shape = list(x.shape)
+        x = ops.reshape(
+            x, _dims(shape[:axis] + [blocks, down] + shape[axis + 1 :])
+        )
+        out = None
+        for t, tap in enumerate(taps):
+            if tap != 0:
+                phase = _slice_axis(x, axis + 1, t % down, 1)
+                part = _slice_axis(phase, axis, t // down, count)
+                part = part * float(tap)
+                out = part if out is None else out + part
+        shape = list(out.shape)
+        return ops.reshape(out, _dims(shape[: axis + 1] + shape[axis + 2 :]))
+    if up == 1:
+        x = _fir_axis(_pad_axis(x, axis, pad0, pad1), taps, axis)
+    else:
+        n = x.shape[axis]
+        n_out = n * up + pad0 + pad1 - len(taps) + 1
+        count = -(-n_out // up)
+        # Output j = up * m + r reads input m + (r + t - pad0) / up with
+        # tap t, for the t where that division is exact.
+        phases = []
+        for r in range(up):
+            phases.append(
+                [
+                    (t, (r + t - pad0) // up)
+                    for t in range(len(taps))
+                    if (r + t - pad0) % up == 0 and taps[t] != 0
+                ]
+            )
+        offsets = [o for phase in phases for _, o in phase] or [0]
+        left = max(-min(offsets), 0)
+        right = max(count - 1 + max(offsets) - (n - 1), 0)
+        xp = _pad_axis(x, axis, left, right)
+        outputs = []
+        for phase in phases:
+            out = None
+            for t, offset in phase:
+                part = _slice_axis(xp, axis, offset + left, count)
+                part = part * float(taps[t])
+                out = part if out is None else out + part
+            if out is None:
+                out = ops.zeros_like(_slice_axis(xp, axis, 0, count))
+            outputs.append(out)
+        x = ops.stack(outputs, axis=axis + 1)
+        shape = list(x.shape)
+        x = ops.reshape(
+            x, _dims(shape[:axis] + [count * up] + shape[axis + 2 :])
+        )
+        x = _slice_axis(x, axis, 0, n_out)
+    if down > 1:
+        x = _decimate_axis(x, axis, down)
+    return x
+
+
 def upfirdn2d(
     x, f=DEFAULT_FILTER, up=1, down=1, padding=0, flip_filter=False, gain=1
 ):
@@ -243,52 +388,28 @@ def upfirdn2d(
     if up < 1 or down < 1:
         raise ValueError(f"up and down must be >= 1; got up={up}, down={down}.")
     padx0, padx1, pady0, pady1 = _parse_padding(padding)
+    # The reference convolves (flips the filter, then correlates).
+    if not flip_filter:
+        f = f[::-1, ::-1] if f.ndim == 2 else f[::-1]
+    if f.ndim == 1:
+        # Separable: along W, then along H, sqrt(gain) each.
+        taps = f * math.sqrt(gain)
+        x = _upfirdn_axis(x, taps, 2, up, down, padx0, padx1)
+        return _upfirdn_axis(x, taps, 1, up, down, pady0, pady1)
+
+    # A 2D filter: zero insertion, padding, a depthwise convolution.
     channels = _static_channels(x)
     height, width = x.shape[1], x.shape[2]
-
     if up > 1:
-        # Zero insertion: (N, H, 1, W, 1, C) padded to (N, H, up, W, up, C).
+        # (N, H, 1, W, 1, C) padded to (N, H, up, W, up, C).
         x = ops.reshape(x, (-1, height, 1, width, 1, channels))
         x = ops.pad(
             x, [[0, 0], [0, 0], [0, up - 1], [0, 0], [0, up - 1], [0, 0]]
         )
-        height, width = height * up, width * up
-        x = ops.reshape(x, (-1, height, width, channels))
-
-    x = ops.pad(
-        x,
-        [
-            [0, 0],
-            [max(pady0, 0), max(pady1, 0)],
-            [max(padx0, 0), max(padx1, 0)],
-            [0, 0],
-        ],
-    )
-    height += max(pady0, 0) + max(pady1, 0)
-    width += max(padx0, 0) + max(padx1, 0)
-    if min(padx0, padx1, pady0, pady1) < 0:
-        x = x[
-            :,
-            max(-pady0, 0) : height - max(-pady1, 0),
-            max(-padx0, 0) : width - max(-padx1, 0),
-            :,
-        ]
-
-    # The reference convolves (flips the filter, then correlates).
-    if not flip_filter:
-        f = f[::-1, ::-1] if f.ndim == 2 else f[::-1]
-    if f.ndim == 1 and down > 1:
-        # TensorFlow's depthwise convolution wants equal strides: filter
-        # with the 2D kernel and its stride at once.
-        f = np.outer(f, f)
-    if f.ndim == 2:
-        x = _depthwise(x, f * gain, strides=down)
-    else:
-        # Separable: along W, then along H, sqrt(gain) each.
-        taps = f * math.sqrt(gain)
-        x = _depthwise(x, taps[None, :], strides=1)
-        x = _depthwise(x, taps[:, None], strides=1)
-    return x
+        x = ops.reshape(x, (-1, height * up, width * up, channels))
+    x = _pad_axis(x, 1, pady0, pady1)
+    x = _pad_axis(x, 2, padx0, padx1)
+    return _depthwise(x, f * gain, strides=down)
 
 
 def filter_2d(x, f=DEFAULT_FILTER, padding=0, flip_filter=False, gain=1):

@@ -318,6 +318,30 @@ def test_w_avg_tracking():
     )
 
 
+def test_w_avg_update_across_replicas(mirrored_strategy):
+    with mirrored_strategy.scope():
+        generator = _generator(style_mixing=0.0)
+    z = _z(batch=8)
+    expected = 0.005 * np.asarray(generator.mapping(z))[:, 0].mean(axis=0)
+    batches = mirrored_strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(z).batch(8)
+    )
+
+    @tf.function
+    def update(z):
+        mirrored_strategy.run(
+            lambda z: generator.mapping(z, training=True), args=(z,)
+        )
+
+    for batch in batches:
+        update(batch)
+    # Each replica saw half the batch; the averaged update is the update
+    # with the global batch mean.
+    np.testing.assert_allclose(
+        np.asarray(generator.w_avg), expected, rtol=1e-4, atol=1e-7
+    )
+
+
 def test_style_mixing_uses_two_ws_at_a_crossover():
     generator = _generator(style_mixing=1.0, seed=3)
     z = _z()
@@ -355,6 +379,21 @@ def test_truncation():
         w_avg + 0.5 * (ws - w_avg),
         rtol=1e-5,
         atol=1e-6,
+    )
+    # psi and cutoff may be tensors (an exported signature's inputs).
+    traced = tf.function(
+        lambda psi, cutoff: generator.mapping(
+            z, labels, truncation_psi=psi, truncation_cutoff=cutoff
+        )
+    )
+    np.testing.assert_allclose(
+        np.asarray(traced(tf.constant(0.5), tf.constant(100))),
+        w_avg + 0.5 * (ws - w_avg),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        np.asarray(traced(tf.constant(1.0), tf.constant(3))), ws, atol=1e-6
     )
     cut = np.asarray(
         generator.mapping(z, labels, truncation_psi=0.0, truncation_cutoff=2)
@@ -506,6 +545,58 @@ def test_jit_compile_matches_eager():
     )
     assert train(z, labels).shape == eager.shape
     assert np.abs(np.asarray(generator.w_avg)).sum() > 0
+
+
+def test_r1_gradients_compile():
+    # R1 differentiates D's input gradient: under XLA every op on the way
+    # needs a second-order gradient (the layers' test covers G's ops).
+    discriminator = _discriminator(channel_base=256, channel_max=16)
+    _randomize(discriminator)
+
+    def r1_grads(x):
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                logits = tf.reduce_sum(discriminator(x))
+            penalty = tf.reduce_sum(tf.square(inner.gradient(logits, x)))
+        return outer.gradient(penalty, discriminator.trainable_variables)
+
+    images = tf.constant(_images(32))
+    eager = r1_grads(images)
+    compiled = tf.function(r1_grads, jit_compile=True)(images)
+    # None only for the output bias, which the penalty does not see.
+    assert [g is None for g in compiled] == [g is None for g in eager]
+    assert sum(g is None for g in compiled) == 1
+    for a, b in zip(compiled, eager):
+        if b is not None:
+            scale = np.abs(np.asarray(b)).max()
+            np.testing.assert_allclose(
+                np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-4 * scale
+            )
+
+
+def test_unknown_batch_size():
+    generator = _generator(num_classes=NUM_CLASSES)
+    discriminator = _discriminator(num_classes=NUM_CLASSES, mbstd_group_size=4)
+    specs = [tf.TensorSpec((None, LATENT)), tf.TensorSpec((None,), tf.int32)]
+    g = tf.function(
+        lambda z, labels: generator([z, labels], training=True),
+        input_signature=specs,
+    )
+    d = tf.function(
+        lambda x, labels: discriminator([x, labels]),
+        input_signature=[tf.TensorSpec((None, 32, 32, 3)), specs[1]],
+    )
+    images = g(_z(batch=8), _labels(8))
+    assert images.shape == (8, 32, 32, 3)
+    # min(group_size, N) at run time, as the reference: 4, then 2.
+    for batch in (8, 2):
+        np.testing.assert_allclose(
+            np.asarray(d(images[:batch], _labels(batch))),
+            np.asarray(discriminator([images[:batch], _labels(batch)])),
+            rtol=1e-5,
+            atol=1e-6,
+        )
 
 
 # ---------------------------------------------------------------------------
