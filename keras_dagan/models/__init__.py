@@ -13,6 +13,14 @@ from keras_dagan.models.resnet import (
     resnet_discriminator,
     resnet_generator,
 )
+from keras_dagan.models.stylegan2 import (
+    MappingNetwork,
+    StyleGAN2Discriminator,
+    StyleGAN2Generator,
+    SynthesisNetwork,
+    stylegan2_discriminator,
+    stylegan2_generator,
+)
 
 __all__ = [
     "AUGMENT_MODES",
@@ -24,6 +32,10 @@ __all__ = [
     "GAN",
     "GlobalSumPooling2D",
     "LOSSES",
+    "MappingNetwork",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
+    "SynthesisNetwork",
     "TRANSFORM_GROUPS",
     "TRANSFORM_NAMES",
     "dag_discriminator",
@@ -33,4 +45,6 @@ __all__ = [
     "generator_loss",
     "resnet_discriminator",
     "resnet_generator",
+    "stylegan2_discriminator",
+    "stylegan2_generator",
 ]
