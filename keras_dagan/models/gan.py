@@ -600,7 +600,8 @@ class GAN(keras.Model):
                 loss = self.r1.step_weight * tf.reduce_sum(r1) / tf.cast(step.global_batch, "float32")
                 scaled = self.d_optimizer.scale_loss(loss)
             variables = self.discriminator.trainable_variables
-            self._apply(self.d_optimizer, tape.gradient(scaled, variables), variables)
+            self._apply(self.d_optimizer, tape.gradient(scaled, variables), variables,
+                        missing_as_zero=True)
             return tf.reduce_mean(r1)
 
         due = self.r1.due(d_update)
@@ -669,7 +670,8 @@ class GAN(keras.Model):
                 loss = self.path_length.step_weight * tf.reduce_sum(penalty) / global_batch
                 scaled = self.g_optimizer.scale_loss(loss)
             variables = self.generator.trainable_variables
-            self._apply(self.g_optimizer, tape.gradient(scaled, variables), variables)
+            self._apply(self.g_optimizer, tape.gradient(scaled, variables), variables,
+                        missing_as_zero=True)
             self.pl_mean.assign(tf.stop_gradient(pl_mean))
             return tf.reduce_mean(penalty)
 
@@ -682,9 +684,16 @@ class GAN(keras.Model):
         global_batch = local_batch * context.num_replicas_in_sync
         return _ReplicaDraws(context, local_batch, global_batch, self.seed_generator)
 
-    def _apply(self, optimizer, gradients, variables):
+    def _apply(self, optimizer, gradients, variables, missing_as_zero=False):
         """`optimizer.apply`, the gradients first made finite with
-        `zero_nonfinite_gradients`."""
+        `zero_nonfinite_gradients`. `missing_as_zero`: variables without a
+        gradient get zeros, so that the optimizer steps them too (a
+        regularization step, in which the reference gives every weight a
+        gradient, zero where the penalty does not depend on it: Adam's
+        moments then decay and its momentum still moves the weight)."""
+        if missing_as_zero:
+            gradients = [tf.zeros_like(variable) if gradient is None else gradient
+                         for gradient, variable in zip(gradients, variables)]
         if self.zero_nonfinite_gradients:
             gradients = [nan_to_num(gradient) for gradient in gradients]
         optimizer.apply(gradients, variables)

@@ -104,6 +104,18 @@ def test_lazy_r1_step_is_gamma_times_interval_on_the_penalty():
     np.testing.assert_allclose(logs["r1"][0], np.sum(main_kernel ** 2), rtol=1e-5)
 
 
+def test_lazy_r1_step_steps_the_weights_it_does_not_depend_on_with_zero_gradients():
+    # R1 does not depend on D's bias. The reference still gives it a zero
+    # gradient in the R1 step, so Adam's momentum moves it further.
+    def bias(**kwargs):
+        gan = style_gan(optimizer=lambda lr: keras.optimizers.Adam(lr, beta_1=0.9), **kwargs)
+        fit(gan, 1)
+        return gan.discriminator.trainable_variables[1].numpy()
+
+    plain, lazy = bias(), bias(r1_gamma=1.0, r1_interval=4)
+    assert not np.allclose(lazy, plain)
+
+
 def test_lazy_r1_logs_only_the_steps_that_computed_it():
     gan = style_gan(r1_gamma=1.0, r1_interval=2)
     first, second = fit(gan, 1)["r1"][0], fit(gan, 1)["r1"][0]
