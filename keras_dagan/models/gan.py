@@ -129,11 +129,15 @@ class GAN(keras.Model):
             step of its own every N D updates with gamma multiplied by N
             (StyleGAN2 and StyleGAN2-ADA: 16). The D updates are counted
             over the whole run (`train_steps * d_steps`), so a run resumed
-            from a checkpoint continues the schedule.
+            from a checkpoint continues the schedule. The `r1` log is then
+            the mean penalty of the R1 steps of the epoch so far (0 before
+            the first).
         pl_weight: Weight of StyleGAN2's path length penalty; 0 (default)
             disables it (StyleGAN2-ADA's `cifar` config), 2 in its other
             configs. It needs a generator with `training_ws` and
-            `synthesis` (`keras_dagan.models.stylegan2_generator`).
+            `synthesis` (`keras_dagan.models.stylegan2_generator`). Logs
+            `pl_penalty`, the mean (length - pl_mean)^2 of the path length
+            steps of the epoch so far.
         pl_interval: G updates between two path length steps (4).
         pl_batch_shrink: The path length step generates the batch divided
             by this (2).
@@ -176,6 +180,16 @@ class GAN(keras.Model):
     dataset = keras_dagan.data.load_tfds("cifar10", batch_size=64, d_steps=2)
     gan.fit(dataset, epochs=10, steps_per_epoch=500)
     images = gan.ema_generator(keras.random.normal((16, 128)))
+
+    # StyleGAN2-ADA's paper256 setting: lazy R1 and path length.
+    from keras_dagan.models.regularization import lazy_adam
+    gan = keras_dagan.GAN(stylegan2_generator(resolution=256),
+                          stylegan2_discriminator(resolution=256), latent_dim=512,
+                          augment=AdaptiveAugment("bgc", target=0.6),
+                          loss="non_saturating", r1_gamma=1.0, r1_interval=16,
+                          pl_weight=2.0, pl_interval=4, ema_kimg=20)
+    gan.compile(d_optimizer=lazy_adam(0.0025, interval=16),
+                g_optimizer=lazy_adam(0.0025, interval=4))
     ```
     """
 

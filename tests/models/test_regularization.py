@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+from keras_dagan.augment import DiffAugment
 from keras_dagan.divergence import StopOnDivergence
+from keras_dagan.models.dag import DAG, dag_discriminator
 from keras_dagan.models.dcgan import dcgan_discriminator, dcgan_generator
 from keras_dagan.models.gan import GAN
 from keras_dagan.models.regularization import lazy_adam, nan_to_num, path_lengths
@@ -332,6 +334,36 @@ def test_zero_nonfinite_gradients_refuses_a_loss_scale_optimizer():
 def test_bad_regularization_arguments_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GAN(TinyStyleGenerator(), linear_discriminator(), LATENT, **kwargs)
+
+
+def test_lazy_r1_with_labels_dag_and_diffaugment():
+    # The R1 step scores head 0 of the DAG discriminator on labelled reals.
+    keras.utils.set_random_seed(0)
+    dag = DAG(["rotate90"])
+    discriminator = dag_discriminator(dcgan_discriminator(resolution=32, width=4, num_classes=10),
+                                      dag.num_heads)
+    gan = GAN(dcgan_generator(LATENT, 32, width=4, num_classes=10), discriminator, LATENT,
+              augment=DiffAugment("translation"), num_classes=10, dag=dag, r1_gamma=1.0,
+              r1_interval=2, seed=1)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    rng = np.random.default_rng(0)
+    data = tf.data.Dataset.from_tensors((rng.uniform(-1, 1, (4, 32, 32, 3)).astype("float32"),
+                                         np.arange(4, dtype="int32"))).repeat()
+    logs = fit(gan, 3, data)
+    assert all(np.isfinite(v[0]) for v in logs.values()) and logs["r1"][0] > 0
+    assert int(gan.d_optimizer.iterations.numpy()) == 3 + 2
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_lazy_regularization_under_mixed_precision(policy):
+    keras.config.set_dtype_policy(policy)
+    try:
+        gan = style_gan(r1_gamma=1.0, r1_interval=2, pl_weight=2.0, pl_interval=2)
+        logs = fit(gan, 3)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert all(np.isfinite(v[0]) for v in logs.values()), logs
+    assert int(gan.d_optimizer.iterations.numpy()) == 3 + 2
 
 
 def test_lazy_regularization_compiles_with_xla():
