@@ -242,9 +242,11 @@ class GAN(keras.Model):
             raise ValueError("pl_interval must be an integer >= 1 (G updates between two path "
                              "length steps); got None.")
         self.path_length = LazyRegularizer(pl_weight, pl_interval, "pl_interval")
-        if isinstance(pl_batch_shrink, bool) or not isinstance(pl_batch_shrink, int) or pl_batch_shrink < 1:
+        if (isinstance(pl_batch_shrink, bool) or not isinstance(pl_batch_shrink, int)
+                or pl_batch_shrink < 1):
             raise ValueError(f"pl_batch_shrink must be an integer >= 1; got {pl_batch_shrink!r}.")
-        if isinstance(pl_decay, bool) or not isinstance(pl_decay, (int, float)) or not 0 < pl_decay <= 1:
+        if (isinstance(pl_decay, bool) or not isinstance(pl_decay, (int, float))
+                or not 0 < pl_decay <= 1):
             raise ValueError(f"pl_decay must be in (0, 1]; got {pl_decay!r}.")
         if pl_weight > 0:
             check_path_length_generator(generator)
@@ -610,8 +612,9 @@ class GAN(keras.Model):
             labels = labels[0] if labels else None
             step = self._replica_draws(tf.shape(real)[0])
             with tf.GradientTape() as tape:
-                r1 = self._real_logits_and_r1(real, labels, step, heads=1)[1]
-                loss = self.r1.step_weight * tf.reduce_sum(r1) / tf.cast(step.global_batch, "float32")
+                r1 = self._real_logits_and_r1(real, labels, step, head_0_only=True)[1]
+                global_batch = tf.cast(step.global_batch, "float32")
+                loss = self.r1.step_weight * tf.reduce_sum(r1) / global_batch
                 scaled = self.d_optimizer.scale_loss(loss)
             variables = self.discriminator.trainable_variables
             self._apply(self.d_optimizer, tape.gradient(scaled, variables), variables,
@@ -622,18 +625,18 @@ class GAN(keras.Model):
         args = (real,) if labels is None else (real, labels)
         return run_when(due, dreg, *args), tf.cast(due, "float32")
 
-    def _real_logits_and_r1(self, real, labels, step, heads=None):
+    def _real_logits_and_r1(self, real, labels, step, head_0_only=False):
         """D's logits on the real views and the per-sample R1 penalty
         ||grad D||^2 of head 0, taken with respect to x or, without
-        `r1_through_augment`, to augment(x). `heads=1`: head 0's logits
-        only."""
+        `r1_through_augment`, to augment(x); with `head_0_only`, no other
+        head's logits."""
         r1, real_views, real_logits = r1_penalty(
             real,
             lambda images: self._views(images, 0, step),
             lambda views: self._logits(views, labels, heads=(0,)),
             self.r1_through_augment,
         )
-        if self.dag is not None and heads is None:
+        if self.dag is not None and not head_0_only:
             transformed = self._logits(real_views[1:], labels, heads=range(1, self.dag.num_heads))
             real_logits = ops.concatenate([real_logits, transformed], axis=0)
         return real_logits, r1

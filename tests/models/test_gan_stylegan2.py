@@ -3,6 +3,7 @@ regularization: lazy R1, path length and style mixing."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_dagan.augment import DiffAugment
@@ -12,6 +13,7 @@ from keras_dagan.models.regularization import lazy_adam
 LATENT = 16
 
 
+@pytest.mark.slow
 def test_stylegan2_trains_with_lazy_r1_path_length_and_style_mixing():
     keras.utils.set_random_seed(0)
     generator = stylegan2_generator(latent_dim=LATENT, resolution=32, channel_base=256,

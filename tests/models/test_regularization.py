@@ -46,7 +46,8 @@ class TinyStyleGenerator(keras.Model):
 
 
 def linear_discriminator():
-    return keras.Sequential([keras.Input((RES, RES, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    return keras.Sequential([keras.Input((RES, RES, 3)), keras.layers.Flatten(),
+                             keras.layers.Dense(1)])
 
 
 def constant_data(batch=4, seed=0):
@@ -311,11 +312,20 @@ def test_a_nonfinite_loss_still_stops_training_with_zeroed_gradients():
     assert not np.isfinite(fit_logs["d_loss"][0])
 
 
-def test_zero_nonfinite_gradients_refuses_a_loss_scale_optimizer():
+def test_zero_nonfinite_gradients_trains_without_loss_scaling():
     gan = GAN(TinyStyleGenerator(), linear_discriminator(), LATENT, zero_nonfinite_gradients=True)
     with pytest.raises(ValueError, match="LossScaleOptimizer"):
         gan.compile(d_optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam()),
                     g_optimizer=keras.optimizers.Adam())
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        gan = GAN(TinyStyleGenerator(), linear_discriminator(), LATENT,
+                  zero_nonfinite_gradients=True)
+        gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam())
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert not isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
 
 
 # -- arguments, compilation, distribution ----------------------------------
