@@ -62,6 +62,11 @@ class GAN(keras.Model):
     optimizer's `iterations` counts them; `train_steps` counts train steps
     (G updates) and sets the lazy schedules and the EMA's. Compensate the
     extra steps with `regularization.lazy_adam` (StyleGAN2's `mb_ratio`).
+    A lazy step that is not due runs nothing (no optimizer step, no random
+    draw), with or without XLA and under `tf.distribute.MirroredStrategy`
+    (see `regularization.run_when`). The order within a train step is the
+    reference's Dmain, Dreg, then Gmain, Greg (the reference starts each
+    iteration with G; the sequence of updates is otherwise the same).
 
     With `dag` (a `keras_dagan.models.DAG`), D is a `DAGDiscriminator`:
     head 0 scores augment(x) and augment(G(z)), head k scores
