@@ -16,6 +16,14 @@ from keras_dagan.augment.base import BaseAugmentation
 from keras_dagan.models.dag import DAG, DAGDiscriminator
 from keras_dagan.models.ema import EMASchedule
 from keras_dagan.models.losses import discriminator_loss, generator_loss, validate_loss
+from keras_dagan.models.regularization import (
+    LazyRegularizer,
+    check_path_length_generator,
+    nan_to_num,
+    path_lengths,
+    r1_penalty,
+    run_when,
+)
 
 # Which of the three paths each mode augments: (D real, D fake, G fake).
 AUGMENT_MODES = {
@@ -36,12 +44,29 @@ class GAN(keras.Model):
     reals per iteration and splits them):
 
     - D update: D sees augment(x_k) and augment(G(z)), with fresh z and
-      fresh augmentation draws; loss `loss` plus, when `r1_gamma > 0`, the
-      R1 penalty gamma/2 * E||grad D||^2 on the reals (see
-      `r1_through_augment`).
+      fresh augmentation draws; loss `loss` plus, when `r1_gamma > 0` and
+      `r1_interval` is None, the R1 penalty gamma/2 * E||grad D||^2 on the
+      reals (see `r1_through_augment`).
+    - Lazy R1 (`r1_interval=N`): on D updates 0, N, 2N, ... an extra D
+      optimizer step on the R1 penalty alone, weighted gamma/2 * N, on the
+      same reals (StyleGAN2's phase Dreg).
     - G update: D sees augment(G(z)) for fresh z; the gradient reaches G
       through the augmentation. It uses no reals.
+    - Path length regularization (`pl_weight > 0`): on G updates 0, N, 2N,
+      ... (N = `pl_interval`) an extra G optimizer step on StyleGAN2's path
+      length penalty, weighted `pl_weight` * N (phase Greg).
     - Then the EMA generator moves toward G (see `EMASchedule`).
+
+    The regularizers are the pieces of `keras_dagan.models.regularization`.
+    The lazy steps are extra optimizer steps, as in StyleGAN2, so an
+    optimizer's `iterations` counts them; `train_steps` counts train steps
+    (G updates) and sets the lazy schedules and the EMA's. Compensate the
+    extra steps with `regularization.lazy_adam` (StyleGAN2's `mb_ratio`).
+    A lazy step that is not due runs nothing (no optimizer step, no random
+    draw), with or without XLA and under `tf.distribute.MirroredStrategy`
+    (see `regularization.run_when`). The order within a train step is the
+    reference's Dmain, Dreg, then Gmain, Greg (the reference starts each
+    iteration with G; the sequence of updates is otherwise the same).
 
     With `dag` (a `keras_dagan.models.DAG`), D is a `DAGDiscriminator`:
     head 0 scores augment(x) and augment(G(z)), head k scores
@@ -104,6 +129,33 @@ class GAN(keras.Model):
             gradient of D alone at the augmented points:
             DiffAugment-StyleGAN2's `ns_r1_DiffAugment` (its CIFAR and FFHQ
             runs). The two agree without augmentation.
+        r1_interval: None (default): R1 in every D update's loss
+            (DiffAugment-StyleGAN2). An integer N: lazy R1, an optimizer
+            step of its own every N D updates with gamma multiplied by N
+            (StyleGAN2 and StyleGAN2-ADA: 16). The D updates are counted
+            over the whole run (`train_steps * d_steps`), so a run resumed
+            from a checkpoint continues the schedule. The `r1` log is then
+            the mean penalty of the R1 steps of the epoch so far (0 before
+            the first).
+        pl_weight: Weight of StyleGAN2's path length penalty; 0 (default)
+            disables it (StyleGAN2-ADA's `cifar` config), 2 in its other
+            configs. It needs a generator with `training_ws` and
+            `synthesis` (`keras_dagan.models.stylegan2_generator`). Logs
+            `pl_penalty`, the mean (length - pl_mean)^2 of the path length
+            steps of the epoch so far.
+        pl_interval: G updates between two path length steps (4).
+        pl_batch_shrink: The path length step generates the batch divided
+            by this (2).
+        pl_decay: Decay of the running mean of the path lengths, `pl_mean`
+            (0.01): pl_mean += pl_decay * (mean length - pl_mean).
+        zero_nonfinite_gradients: Replace NaN gradients by 0 and infinite
+            ones by +-1e5 before every optimizer step, as StyleGAN2-ADA does
+            (it trains its float16 layers without loss scaling; with this
+            option the GAN does not wrap its optimizers in a
+            `LossScaleOptimizer` under "mixed_float16" either, as that needs
+            to see the infinities). A non-finite loss still shows in the
+            logs, so `keras_dagan.divergence.StopOnDivergence` still stops
+            training. False by default.
         ema_decay: Fixed decay of the generator's exponential moving
             average, in [0, 1); 0 disables the EMA (`ema_generator` is then
             G) unless `ema_kimg` is set.
@@ -133,6 +185,16 @@ class GAN(keras.Model):
     dataset = keras_dagan.data.load_tfds("cifar10", batch_size=64, d_steps=2)
     gan.fit(dataset, epochs=10, steps_per_epoch=500)
     images = gan.ema_generator(keras.random.normal((16, 128)))
+
+    # StyleGAN2-ADA's paper256 setting: lazy R1 and path length.
+    from keras_dagan.models.regularization import lazy_adam
+    gan = keras_dagan.GAN(stylegan2_generator(resolution=256),
+                          stylegan2_discriminator(resolution=256), latent_dim=512,
+                          augment=AdaptiveAugment("bgc", target=0.6),
+                          loss="non_saturating", r1_gamma=1.0, r1_interval=16,
+                          pl_weight=2.0, pl_interval=4, ema_kimg=20)
+    gan.compile(d_optimizer=lazy_adam(0.0025, interval=16),
+                g_optimizer=lazy_adam(0.0025, interval=4))
     ```
     """
 
@@ -147,6 +209,12 @@ class GAN(keras.Model):
         d_steps=1,
         r1_gamma=0.0,
         r1_through_augment=True,
+        r1_interval=None,
+        pl_weight=0.0,
+        pl_interval=4,
+        pl_batch_shrink=2,
+        pl_decay=0.01,
+        zero_nonfinite_gradients=False,
         ema_decay=0.999,
         ema_start=0,
         ema_kimg=None,
@@ -172,6 +240,25 @@ class GAN(keras.Model):
             raise ValueError(
                 f"r1_through_augment must be True or False; got {r1_through_augment!r}."
             )
+        self.r1 = LazyRegularizer(0.5 * r1_gamma, r1_interval, "r1_interval")
+        if isinstance(pl_weight, bool) or not isinstance(pl_weight, (int, float)) or pl_weight < 0:
+            raise ValueError(f"pl_weight must be >= 0 (0 disables path length); got {pl_weight!r}.")
+        if pl_interval is None:
+            raise ValueError("pl_interval must be an integer >= 1 (G updates between two path "
+                             "length steps); got None.")
+        self.path_length = LazyRegularizer(pl_weight, pl_interval, "pl_interval")
+        if (isinstance(pl_batch_shrink, bool) or not isinstance(pl_batch_shrink, int)
+                or pl_batch_shrink < 1):
+            raise ValueError(f"pl_batch_shrink must be an integer >= 1; got {pl_batch_shrink!r}.")
+        if (isinstance(pl_decay, bool) or not isinstance(pl_decay, (int, float))
+                or not 0 < pl_decay <= 1):
+            raise ValueError(f"pl_decay must be in (0, 1]; got {pl_decay!r}.")
+        if pl_weight > 0:
+            check_path_length_generator(generator)
+        if not isinstance(zero_nonfinite_gradients, bool):
+            raise ValueError(
+                f"zero_nonfinite_gradients must be True or False; got {zero_nonfinite_gradients!r}."
+            )
         self.ema_schedule = EMASchedule(ema_decay, ema_start, ema_kimg, ema_rampup)
         if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
             raise ValueError(
@@ -189,7 +276,15 @@ class GAN(keras.Model):
         self.d_steps = d_steps
         self.r1_gamma = float(r1_gamma)
         self.r1_through_augment = r1_through_augment
+        self.r1_interval = r1_interval
+        self.pl_weight = float(pl_weight)
+        self.pl_batch_shrink = pl_batch_shrink
+        self.pl_decay = float(pl_decay)
+        self.zero_nonfinite_gradients = zero_nonfinite_gradients
         self.num_classes = num_classes
+        # Saved by save_own_variables under their names (not as the Model's
+        # numbered weights, so that checkpoints of earlier versions load).
+        self._state = _TrainingState()
         self.seed_generator = keras.random.SeedGenerator(seed)
         if isinstance(augment, BaseAugmentation):
             # Our layers are XLA-compatible by design; compiling them even in
@@ -219,6 +314,8 @@ class GAN(keras.Model):
         names = ["d_loss", "g_loss", "d_real", "d_fake", "r_t"]
         if self.r1_gamma > 0:
             names.insert(2, "r1")
+        if self.pl_weight > 0:
+            names.insert(2, "pl_penalty")
         if dag is not None:
             names.extend(f"d_loss_{head}" for head in dag.head_names)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
@@ -229,6 +326,20 @@ class GAN(keras.Model):
         """The generator to sample, evaluate and export: G's moving average,
         or G itself when the EMA is off (`ema_decay=0` without `ema_kimg`)."""
         return self._ema_generator if self._ema_generator is not None else self.generator
+
+    @property
+    def train_steps(self):
+        """The train steps (G updates) made so far, an int64 variable saved
+        with the weights; the lazy regularization and EMA schedules count
+        from it. Unlike the optimizers' `iterations` it does not count the
+        lazy regularization steps."""
+        return self._state.train_steps
+
+    @property
+    def pl_mean(self):
+        """The running mean of the path lengths (float32 variable, saved
+        with the weights)."""
+        return self._state.pl_mean
 
     @property
     def metrics(self):
@@ -253,7 +364,15 @@ class GAN(keras.Model):
                 `jit_compile`).
         """
         super().compile(**kwargs)
-        if keras.config.dtype_policy().name == "mixed_float16":
+        if self.zero_nonfinite_gradients:
+            for optimizer in (d_optimizer, g_optimizer):
+                if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                    raise ValueError(
+                        "zero_nonfinite_gradients=True replaces the infinite gradients that a "
+                        "LossScaleOptimizer needs to see to lower its scale; pass the inner "
+                        "optimizer, or set zero_nonfinite_gradients=False."
+                    )
+        elif keras.config.dtype_policy().name == "mixed_float16":
             d_optimizer = _loss_scaled(d_optimizer)
             g_optimizer = _loss_scaled(g_optimizer)
         self.d_optimizer = d_optimizer
@@ -264,15 +383,34 @@ class GAN(keras.Model):
 
     # The random state is saved with the weights, so that a run resumed from
     # a checkpoint draws the same z and augmentations as one never stopped.
+    # So is the training state: the step count that sets the lazy
+    # regularization and EMA schedules, and the path length mean.
     def save_own_variables(self, store):
         super().save_own_variables(store)
         store["seed_generator_state"] = self.seed_generator.state.numpy()
+        for name, variable in self._state.named():
+            store[name] = variable.numpy()
 
     def load_own_variables(self, store):
-        if "seed_generator_state" in store.keys():
+        keys = set(store.keys())
+        if "seed_generator_state" in keys:
             self.seed_generator.state.assign(store["seed_generator_state"][...])
-        own = {key: store[key] for key in store.keys() if key != "seed_generator_state"}
+        named = dict(self._state.named())
+        for name, variable in named.items():
+            if name in keys:
+                variable.assign(store[name][...])
+        self._state.missing_steps = "train_steps" not in keys
+        own = {key: store[key] for key in keys - set(named) - {"seed_generator_state"}}
         super().load_own_variables(own)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights`; weights saved before the GAN counted
+        `train_steps` set it from the G optimizer's `iterations` (equal
+        then, as those runs made no lazy regularization step)."""
+        self._state.missing_steps = False
+        super().load_weights(filepath, *args, **kwargs)
+        if self._state.missing_steps and getattr(self, "g_optimizer", None) is not None:
+            self.train_steps.assign(self.g_optimizer.iterations)
 
     def call(self, inputs, training=False):
         """Samples the EMA generator: `inputs` is z, or [z, labels]."""
@@ -298,19 +436,35 @@ class GAN(keras.Model):
         global_batch = local_batch * context.num_replicas_in_sync
         step = _ReplicaDraws(context, local_batch, global_batch, self.seed_generator)
 
+        lazy_logs = {"r1": [], "pl_penalty": []}
         for index in range(self.d_steps):
-            reals = slice(index * local_batch, (index + 1) * local_batch)
-            d_logs = self._discriminator_update(
-                real[reals], None if labels is None else labels[reals], step
-            )
+            rows = slice(index * local_batch, (index + 1) * local_batch)
+            reals, real_labels = real[rows], None if labels is None else labels[rows]
+            # D: its loss, plus R1 unless lazy; then lazy R1 when due.
+            d_logs = self._discriminator_update(reals, real_labels, step)
+            if self.r1_gamma > 0 and self.r1.lazy:
+                d_update = self.train_steps * self.d_steps + index
+                lazy_logs["r1"].append(self._lazy_r1(reals, real_labels, d_update))
             if index == 0:
                 self._adapt_augment_probability(d_logs["r_t"], local_batch)
+        # G: its loss; then path length regularization when due.
         g_loss = self._generator_update(step)
+        if self.pl_weight > 0:
+            lazy_logs["pl_penalty"].append(self._lazy_path_length(local_batch, self.train_steps))
         self._update_ema(global_batch)
+        self.train_steps.assign_add(1)
+        return self._record(dict(d_logs, g_loss=g_loss), lazy_logs)
 
-        logs = dict(d_logs, g_loss=g_loss)
+    def _record(self, logs, lazy_logs):
+        """Updates the trackers with `logs` and with `lazy_logs`' pairs
+        (value, 1.0 if this step computed it else 0.0): a lazy regularizer's
+        log is the mean over the steps that computed it. Returns the
+        results."""
         for name, tracker in self._trackers.items():
-            tracker.update_state(logs[name])
+            if name in logs:
+                tracker.update_state(logs[name])
+            for value, computed in lazy_logs.get(name, ()):
+                tracker.update_state(value, sample_weight=computed)
         results = {name: tracker.result() for name, tracker in self._trackers.items()}
         if isinstance(self.augment, AdaptiveAugment):
             results["augment_p"] = ops.convert_to_tensor(self.augment.p)
@@ -415,11 +569,14 @@ class GAN(keras.Model):
         return self.dag.combine(per_head, weight)
 
     def _discriminator_update(self, real, labels, step):
+        """D's update; with R1 (`r1_gamma > 0`) not lazy, the penalty is part
+        of its loss (StyleGAN2's phase Dboth)."""
+        with_r1 = self.r1_gamma > 0 and not self.r1.lazy
         z, fake_labels = self._sample(step, with_labels=True)
         fake = self.generator(self._generator_inputs(z, fake_labels), training=True)
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
-            if self.r1_gamma > 0:
+            if with_r1:
                 real_logits, r1 = self._real_logits_and_r1(real, labels, step)
             else:
                 real_logits = self._logits(self._views(real, 0, step), labels)
@@ -430,43 +587,61 @@ class GAN(keras.Model):
             )
             per_sample = self._summed_over_heads(per_head, for_generator=False)
             total = per_sample
-            if self.r1_gamma > 0:
-                total = total + 0.5 * self.r1_gamma * r1
+            if with_r1:
+                total = total + self.r1.step_weight * r1
             loss = tf.reduce_sum(total) / tf.cast(step.global_batch, "float32")
             scaled = self.d_optimizer.scale_loss(loss)
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
+        self._apply(self.d_optimizer, tape.gradient(scaled, self.discriminator.trainable_variables),
+                    self.discriminator.trainable_variables)
         logs = {
             "d_loss": tf.reduce_mean(per_sample),
             "d_real": tf.reduce_mean(real_logits[0]),
             "d_fake": tf.reduce_mean(fake_logits[0]),
             "r_t": tf.reduce_mean(tf.sign(real_logits[0])),
         }
-        if self.r1_gamma > 0:
+        if with_r1:
             logs["r1"] = tf.reduce_mean(r1)
         if self.dag is not None:
             for index, head in enumerate(self.dag.head_names):
                 logs[f"d_loss_{head}"] = tf.reduce_mean(per_head[index])
         return logs
 
-    def _real_logits_and_r1(self, real, labels, step):
+    def _lazy_r1(self, real, labels, d_update):
+        """Lazy R1 (StyleGAN2's phase Dreg): when D update `d_update`
+        (0-based) is a multiple of `r1_interval`, a D optimizer step on
+        gamma/2 * r1_interval * the R1 penalty of this update's reals, their
+        views augmented afresh as in the D update. Returns (the penalty's
+        mean, 1.0) when it ran, else (0.0, 0.0)."""
+
+        def dreg(real, *labels):
+            labels = labels[0] if labels else None
+            step = self._replica_draws(tf.shape(real)[0])
+            with tf.GradientTape() as tape:
+                r1 = self._real_logits_and_r1(real, labels, step, head_0_only=True)[1]
+                global_batch = tf.cast(step.global_batch, "float32")
+                loss = self.r1.step_weight * tf.reduce_sum(r1) / global_batch
+                scaled = self.d_optimizer.scale_loss(loss)
+            variables = self.discriminator.trainable_variables
+            self._apply(self.d_optimizer, tape.gradient(scaled, variables), variables,
+                        missing_as_zero=True)
+            return tf.reduce_mean(r1)
+
+        due = self.r1.due(d_update)
+        args = (real,) if labels is None else (real, labels)
+        return run_when(due, dreg, *args), tf.cast(due, "float32")
+
+    def _real_logits_and_r1(self, real, labels, step, head_0_only=False):
         """D's logits on the real views and the per-sample R1 penalty
         ||grad D||^2 of head 0, taken with respect to x or, without
-        `r1_through_augment`, to augment(x)."""
-        with tf.GradientTape() as r1_tape:
-            r1_tape.watch(real)
-            real_views = self._views(real, 0, step)
-            if not self.r1_through_augment:
-                r1_tape.watch(real_views)
-            real_logits = self._logits(real_views[:1], labels, heads=(0,))
-            real_sum = tf.reduce_sum(real_logits)
-        if self.r1_through_augment:
-            real_gradient = r1_tape.gradient(real_sum, real)
-        else:
-            real_gradient = r1_tape.gradient(real_sum, real_views)[0]
-        real_gradient = tf.cast(real_gradient, "float32")
-        r1 = tf.reduce_sum(tf.square(real_gradient), axis=[1, 2, 3])
-        if self.dag is not None:
+        `r1_through_augment`, to augment(x); with `head_0_only`, no other
+        head's logits."""
+        r1, real_views, real_logits = r1_penalty(
+            real,
+            lambda images: self._views(images, 0, step),
+            lambda views: self._logits(views, labels, heads=(0,)),
+            self.r1_through_augment,
+        )
+        if self.dag is not None and not head_0_only:
             transformed = self._logits(real_views[1:], labels, heads=range(1, self.dag.num_heads))
             real_logits = ops.concatenate([real_logits, transformed], axis=0)
         return real_logits, r1
@@ -483,8 +658,67 @@ class GAN(keras.Model):
             loss = tf.reduce_sum(per_sample) / tf.cast(step.global_batch, "float32")
             scaled = self.g_optimizer.scale_loss(loss)
         variables = self.generator.trainable_variables
-        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
+        self._apply(self.g_optimizer, tape.gradient(scaled, variables), variables)
         return tf.reduce_mean(per_sample)
+
+    def _lazy_path_length(self, local_batch, g_update):
+        """Path length regularization (StyleGAN2's phase Greg): when G update
+        `g_update` (0-based) is a multiple of `pl_interval`, a G optimizer
+        step on pl_weight * pl_interval * (length - pl_mean)^2 for fresh z,
+        `pl_batch_shrink` times fewer than a batch, pl_mean first moving
+        toward the mean length of the global batch (and staying
+        differentiable in the step's loss, as in the reference). Returns
+        (the penalty's mean, 1.0) when it ran, else (0.0, 0.0)."""
+        context = tf.distribute.get_replica_context()
+        if isinstance(local_batch, int) and local_batch < self.pl_batch_shrink:
+            raise ValueError(
+                f"Path length regularization generates batch // pl_batch_shrink samples; a "
+                f"batch of {local_batch} per replica and pl_batch_shrink={self.pl_batch_shrink} "
+                "leave none. Use a larger batch or a smaller pl_batch_shrink."
+            )
+
+        def greg(local_batch):
+            step = self._replica_draws(local_batch // self.pl_batch_shrink)
+            z, labels = self._sample(step, with_labels=True)
+            global_batch = tf.cast(step.global_batch, "float32")
+            with tf.GradientTape() as tape:
+                lengths = path_lengths(self.generator, z, labels, step.normal_like)
+                mean = tf.reduce_sum(lengths) / global_batch
+                if context.num_replicas_in_sync > 1:
+                    # Differentiable: the gradient of an all-sum is an all-sum.
+                    mean = tf.distribute.get_replica_context().all_reduce("SUM", mean)
+                pl_mean = self.pl_mean + self.pl_decay * (mean - self.pl_mean)
+                penalty = tf.square(lengths - pl_mean)
+                loss = self.path_length.step_weight * tf.reduce_sum(penalty) / global_batch
+                scaled = self.g_optimizer.scale_loss(loss)
+            variables = self.generator.trainable_variables
+            self._apply(self.g_optimizer, tape.gradient(scaled, variables), variables,
+                        missing_as_zero=True)
+            self.pl_mean.assign(tf.stop_gradient(pl_mean))
+            return tf.reduce_mean(penalty)
+
+        due = self.path_length.due(g_update)
+        return run_when(due, greg, tf.convert_to_tensor(local_batch)), tf.cast(due, "float32")
+
+    def _replica_draws(self, local_batch):
+        """`_ReplicaDraws` for `local_batch` samples per replica."""
+        context = tf.distribute.get_replica_context()
+        global_batch = local_batch * context.num_replicas_in_sync
+        return _ReplicaDraws(context, local_batch, global_batch, self.seed_generator)
+
+    def _apply(self, optimizer, gradients, variables, missing_as_zero=False):
+        """`optimizer.apply`, the gradients first made finite with
+        `zero_nonfinite_gradients`. `missing_as_zero`: variables without a
+        gradient get zeros, so that the optimizer steps them too (a
+        regularization step, in which the reference gives every weight a
+        gradient, zero where the penalty does not depend on it: Adam's
+        moments then decay and its momentum still moves the weight)."""
+        if missing_as_zero:
+            gradients = [tf.zeros_like(variable) if gradient is None else gradient
+                         for gradient, variable in zip(gradients, variables)]
+        if self.zero_nonfinite_gradients:
+            gradients = [nan_to_num(gradient) for gradient in gradients]
+        optimizer.apply(gradients, variables)
 
     def _update_ema(self, global_batch):
         if self._ema_generator is None:
@@ -496,10 +730,9 @@ class GAN(keras.Model):
         ]
 
         def update(strategy, global_batch):
-            # The optimizer has counted this step's G update: iterations is
-            # its 1-based number.
+            # This step's G update is number train_steps + 1 (1-based).
             batch = strategy.experimental_local_results(global_batch)[0]
-            decay = self.ema_schedule(self.g_optimizer.iterations, batch)
+            decay = self.ema_schedule(self.train_steps + 1, batch)
             for ema, source, averaged in pairs:
                 if averaged:
                     fn = lambda e, s: e.assign(decay * e + (1.0 - decay) * s)  # noqa: E731
@@ -536,6 +769,13 @@ class _ReplicaDraws:
         draws = keras.random.normal((self.global_batch, dim), seed=self.seed_generator)
         return self._own(draws)
 
+    def normal_like(self, shape):
+        """Standard normal draws of `shape` (a batch of this replica's size:
+        its first dimension is ignored), drawn for the global batch."""
+        draws = keras.random.normal((self.global_batch,) + tuple(shape[1:]),
+                                    seed=self.seed_generator)
+        return self._own(draws)
+
     def integers(self, maxval):
         draws = keras.random.randint((self.global_batch,), 0, maxval, seed=self.seed_generator)
         return self._own(tf.cast(draws, "int32"))
@@ -556,6 +796,22 @@ class _ReplicaDraws:
             stand_in, training=True, seed=self.seed_generator
         )
         return tf.nest.map_structure(self._own, transformation)
+
+
+class _TrainingState:
+    """The GAN's training state kept outside its numbered Keras weights:
+    `train_steps` (int64) and `pl_mean` (float32), created in the current
+    strategy's scope and the same on every replica."""
+
+    def __init__(self):
+        self.train_steps = keras.Variable(0, dtype="int64", trainable=False,
+                                          aggregation="only_first_replica", name="train_steps")
+        self.pl_mean = keras.Variable(0.0, dtype="float32", trainable=False,
+                                      aggregation="only_first_replica", name="pl_mean")
+        self.missing_steps = False
+
+    def named(self):
+        return [("train_steps", self.train_steps), ("pl_mean", self.pl_mean)]
 
 
 def _validate_dag(dag, discriminator):
