@@ -129,8 +129,8 @@ class TrainingCheckpoint(PeriodicCallback):
     multiple of `every_n_steps` and, when training ends, at the last step
     reached if that was not saved yet: with `fit` stopped at step 1000
     (`StopAtStep`) and `every_n_steps=300`, the last checkpoints are 900 and
-    1000, and a rerun resumes from 1000. Steps count on from the generator
-    optimizer's `iterations` (see `PeriodicCallback`), whatever the epochs.
+    1000, and a rerun resumes from 1000. Steps count on from the GAN's
+    `train_steps` (see `PeriodicCallback`), whatever the epochs.
 
     A state whose weights or `monitor`ed logs are not finite is never saved
     (a warning is logged instead), so the last good checkpoints stay, and

@@ -86,7 +86,7 @@ class StopOnDivergence(PeriodicCallback):
     `keras_dagan.GAN` does not log, so it never stops one. The GAN's logs
     are running means over the epoch, so once a loss is non-finite it stays
     so until the epoch ends: the step reported is the first one it was seen
-    at. Steps count on from the generator optimizer's `iterations` (see
+    at. Steps count on from the GAN's `train_steps` (see
     `PeriodicCallback`).
 
     Args:

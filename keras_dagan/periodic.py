@@ -7,10 +7,11 @@ import keras
 class PeriodicCallback(keras.callbacks.Callback):
     """Calls `on_period(step)` after every `every_n_steps`-th training step.
 
-    Steps are counted from the GAN's generator optimizer's `iterations`, read
-    once when training starts (so the count continues across resumed runs)
-    and then advanced by one per batch, so that no step waits on a variable
-    read.
+    Steps are counted from the GAN's `train_steps` (its count of train
+    steps, saved with its weights; a model without one: its generator
+    optimizer's `iterations`), read once when training starts (so the count
+    continues across resumed runs) and then advanced by one per batch, so
+    that no step waits on a variable read.
 
     Args:
         every_n_steps: The period, an integer >= 1.
@@ -32,7 +33,10 @@ class PeriodicCallback(keras.callbacks.Callback):
         self.step = 0
 
     def on_train_begin(self, logs=None):
-        self.step = int(self.model.g_optimizer.iterations.numpy())
+        counter = getattr(self.model, "train_steps", None)
+        if counter is None:
+            counter = self.model.g_optimizer.iterations
+        self.step = int(keras.ops.convert_to_numpy(counter))
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -49,8 +53,7 @@ class StopAtStep(PeriodicCallback):
 
     With it `fit` can run any number of steps whatever the epoch length:
     give it epochs enough to reach `final_step`, and the last one ends early.
-    Steps count on from the generator optimizer's `iterations` (see
-    `PeriodicCallback`), so `final_step` is the total over resumed runs.
+    Steps count on from the GAN's `train_steps` (see `PeriodicCallback`), so `final_step` is the total over resumed runs.
 
     Args:
         final_step: The step to stop at, an integer >= 1.

@@ -87,7 +87,7 @@ flags.DEFINE_float("pl_weight", 0.0, "StyleGAN2 path length regularization weigh
 flags.DEFINE_integer("pl_interval", 0, "Lazy G regularization: path length every this many G "
                      "updates (StyleGAN2: 4); with an interval the G optimizer's rate and "
                      "betas are corrected as the reference does, also with --pl_weight=0; "
-                     "0: path length in every G update.")
+                     "0: no lazy G regularization (then --pl_weight must be 0).")
 flags.DEFINE_bool("zero_nonfinite_gradients", False, "Replace NaN gradients by 0 and infinite "
                   "ones by +-1e5 before each update, as stylegan2-ada-pytorch does for its "
                   "float16 layers; a non-finite loss still stops the run.")
@@ -189,6 +189,9 @@ def check_flags():
         if FLAGS.pl_weight:
             fail(f"--pl_weight={FLAGS.pl_weight}: path length regularization needs "
                  "--arch=stylegan2 (a generator with a mapping and a synthesis network).")
+    if FLAGS.pl_weight and not FLAGS.pl_interval:
+        fail(f"--pl_weight={FLAGS.pl_weight} needs --pl_interval >= 1: path length is a lazy "
+             "regularizer (StyleGAN2: --pl_interval=4).")
     for name in ("batch_size", "steps", "checkpoint_every", "d_steps", "latent_dim"):
         if getattr(FLAGS, name) < 1:
             fail(f"--{name}={getattr(FLAGS, name)} must be at least 1.")
@@ -293,10 +296,7 @@ def dag():
 
 
 def build_gan(num_classes):
-    import keras
-
     from keras_dagan import GAN, models
-    from keras_dagan.models.regularization import lazy_adam
 
     width = {} if FLAGS.width is None else {"width": FLAGS.width}
     if FLAGS.arch == "stylegan2":
@@ -316,17 +316,25 @@ def build_gan(num_classes):
               ema_decay=FLAGS.ema_decay, ema_start=FLAGS.ema_start, ema_kimg=FLAGS.ema_kimg,
               ema_rampup=FLAGS.ema_rampup, num_classes=num_classes, seed=FLAGS.seed, dag=heads,
               r1_interval=FLAGS.r1_interval or None, pl_weight=FLAGS.pl_weight,
-              pl_interval=FLAGS.pl_interval or None,
-              zero_nonfinite_gradients=FLAGS.zero_nonfinite_gradients)
-
-    def adam(rate, interval):
-        return lazy_adam(rate, beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2,
-                         epsilon=FLAGS.adam_epsilon, interval=interval)
-
-    gan.compile(d_optimizer=adam(FLAGS.lr_d, FLAGS.r1_interval or None),
-                g_optimizer=adam(FLAGS.lr_g, FLAGS.pl_interval or None),
-                jit_compile=FLAGS.jit_compile)
+              zero_nonfinite_gradients=FLAGS.zero_nonfinite_gradients,
+              **({"pl_interval": FLAGS.pl_interval} if FLAGS.pl_interval else {}))
+    gan.compile(d_optimizer=adam("d"), g_optimizer=adam("g"), jit_compile=FLAGS.jit_compile)
     return gan
+
+
+def lazy_interval(network):
+    """The lazy regularization interval of "d" or "g", or None."""
+    return (FLAGS.r1_interval if network == "d" else FLAGS.pl_interval) or None
+
+
+def adam(network):
+    """Adam for "d" or "g" with the flags' settings, corrected for its lazy
+    regularization interval as StyleGAN2 does (`lazy_adam`)."""
+    from keras_dagan.models.regularization import lazy_adam
+
+    return lazy_adam(FLAGS.lr_d if network == "d" else FLAGS.lr_g, beta_1=FLAGS.beta_1,
+                     beta_2=FLAGS.beta_2, epsilon=FLAGS.adam_epsilon,
+                     interval=lazy_interval(network))
 
 
 def stylegan2_networks(num_classes):
@@ -377,6 +385,7 @@ def main(argv):
     from keras_dagan.divergence import StopOnDivergence, is_finite_state
     from keras_dagan.export import export_generator
     from keras_dagan.manifest import check_manifest, write_manifest
+    from keras_dagan.models.regularization import mb_ratio
     from keras_dagan.periodic import StopAtStep
     from keras_dagan.samples import SampleGrid
 
@@ -404,8 +413,8 @@ def main(argv):
         step = restore_latest(gan, checkpoints, warn=warn)
         # Checkpoints hold the optimizers' learning rates; a resumed run
         # trains with the ones it is given.
-        gan.d_optimizer.learning_rate = FLAGS.lr_d
-        gan.g_optimizer.learning_rate = FLAGS.lr_g
+        gan.d_optimizer.learning_rate = FLAGS.lr_d * mb_ratio(lazy_interval("d"))
+        gan.g_optimizer.learning_rate = FLAGS.lr_g * mb_ratio(lazy_interval("g"))
         # The input order is a function of --seed and the position, so the
         # data resumes where the checkpoint left it without replaying it.
         dataset = load_training_data(initial_step=step)

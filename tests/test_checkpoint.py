@@ -2,7 +2,6 @@
 length end on a checkpoint)."""
 
 import json
-import logging
 import os
 import shutil
 

@@ -14,8 +14,8 @@ class FIDCallback(PeriodicCallback):
     `History` and, when this callback comes before `keras.callbacks.TensorBoard`
     in the callback list, TensorBoard. The noise is fixed (`seed`), so
     successive scores differ only because the generator changed. Steps count
-    on from the generator optimizer's `iterations` (see `PeriodicCallback`),
-    so they continue across resumed runs.
+    on from the GAN's `train_steps` (see `PeriodicCallback`), so they
+    continue across resumed runs.
 
     Args:
         real_statistics: `FeatureStatistics` of the real data, from the same

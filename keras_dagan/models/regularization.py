@@ -223,7 +223,7 @@ def lazy_adam(learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8, interval=Non
     if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int)
                                  or interval < 1):
         raise ValueError(f"interval must be an integer >= 1 or None; got {interval!r}.")
-    ratio = 1.0 if interval is None else interval / (interval + 1)
+    ratio = mb_ratio(interval)
     return keras.optimizers.Adam(
         learning_rate=learning_rate * ratio,
         beta_1=beta_1**ratio,
@@ -231,6 +231,13 @@ def lazy_adam(learning_rate, beta_1=0.0, beta_2=0.99, epsilon=1e-8, interval=Non
         epsilon=epsilon,
         **kwargs,
     )
+
+
+def mb_ratio(interval):
+    """interval / (interval + 1), the share of an optimizer's steps that are
+    main updates when a lazy regularizer takes every `interval`-th update a
+    step of its own (1.0 for `interval=None`); see `lazy_adam`."""
+    return 1.0 if interval is None else interval / (interval + 1)
 
 
 def nan_to_num(gradient):
@@ -249,6 +256,7 @@ __all__ = [
     "LazyRegularizer",
     "check_path_length_generator",
     "lazy_adam",
+    "mb_ratio",
     "nan_to_num",
     "path_lengths",
     "r1_penalty",
