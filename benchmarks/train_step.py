@@ -1,14 +1,21 @@
-"""Milliseconds per training step of DCGAN-32 at batch 64.
+"""Milliseconds per training step: DCGAN-32 at batch 64, and a small StyleGAN2.
 
-In one run, on the same networks and data, compares:
+DCGAN (default): in one run, on the same networks and data, compares
   - GAN.fit with augment=None;
   - GAN.fit with DiffAugment("color,translation,cutout") (augment_mode "both");
   - a plain hand-written tf.function loop doing the same D and G updates
     with no augmentation;
 in graph mode and under XLA (jit_compile=True). Hinge loss, Adam, no EMA and
 no R1, so every variant does the same work apart from what is compared.
+
+StyleGAN2 (--stylegan2): the CPU-sized StyleGAN2 of configs/lowshot_cpu.cfg
+(channel_base 1024, channel_max 64, 2 mapping layers, 64-d z and w) at 32
+and 64 px, batch 16, non-saturating loss, style mixing, EMA, in graph mode:
+  - lazy R1 (every 16 D updates) without augmentation, with DiffAugment and
+    with ADA (the bgc pipeline at a fixed p = 0.5);
+  - with DiffAugment: no R1, and R1 in every D update, for the cost of R1.
 Reports the median of interleaved rounds and the ratios the README quotes.
-Run: python benchmarks/train_step.py
+Run: python benchmarks/train_step.py [--stylegan2]
 """
 
 import argparse
@@ -21,8 +28,15 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_dagan.augment import DiffAugment  # noqa: E402
-from keras_dagan.models import GAN, dcgan_discriminator, dcgan_generator  # noqa: E402
+from keras_dagan.augment import AdaptiveAugment, DiffAugment  # noqa: E402
+from keras_dagan.models import (  # noqa: E402
+    GAN,
+    dcgan_discriminator,
+    dcgan_generator,
+    stylegan2_discriminator,
+    stylegan2_generator,
+)
+from keras_dagan.models.regularization import lazy_adam  # noqa: E402
 
 LATENT, BATCH = 128, 64
 
@@ -32,9 +46,10 @@ def networks():
     return dcgan_generator(LATENT, 32), dcgan_discriminator(32)
 
 
-def dataset():
-    images = np.random.default_rng(0).uniform(-1, 1, (BATCH * 8, 32, 32, 3)).astype("float32")
-    return tf.data.Dataset.from_tensor_slices(images).batch(BATCH, drop_remainder=True).repeat().prefetch(4)
+def dataset(batch=BATCH, resolution=32):
+    images = np.random.default_rng(0).uniform(-1, 1, (batch * 8, resolution, resolution, 3))
+    images = images.astype("float32")
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True).repeat().prefetch(4)
 
 
 def adam():
@@ -59,13 +74,70 @@ def fit_runner(augment, jit):
     generator, discriminator = networks()
     gan = GAN(generator, discriminator, LATENT, augment=augment, ema_decay=0.0)
     gan.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit)
-    data, clock = dataset(), StepClock()
+    return timed_fit(gan, dataset())
+
+
+def timed_fit(gan, data):
+    clock = StepClock()
 
     def run(steps):
         gan.fit(data, steps_per_epoch=steps + 1, epochs=1, verbose=0, callbacks=[clock])
         return clock.ms_per_step()
 
     return run
+
+
+SG2_LATENT, SG2_BATCH = 64, 16
+
+
+def stylegan2_runner(resolution, augment, r1_interval):
+    """The configs/lowshot_cpu.cfg networks; R1 (gamma 0.01) every
+    `r1_interval` D updates, in every one (None) or never (0)."""
+    keras.utils.set_random_seed(0)
+    widths = dict(resolution=resolution, channel_base=1024, channel_max=64)
+    generator = stylegan2_generator(SG2_LATENT, w_dim=SG2_LATENT, mapping_layers=2, **widths)
+    discriminator = stylegan2_discriminator(**widths)
+    gan = GAN(generator, discriminator, SG2_LATENT, augment=augment, loss="non_saturating",
+              r1_gamma=0.0 if r1_interval == 0 else 0.01, r1_interval=r1_interval or None,
+              ema_kimg=5, ema_rampup=0.05)
+    gan.compile(d_optimizer=lazy_adam(0.0025, interval=r1_interval or None),
+                g_optimizer=lazy_adam(0.0025, interval=4))
+    return timed_fit(gan, dataset(SG2_BATCH, resolution))
+
+
+def stylegan2_main(args):
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPU cores; "
+          f"StyleGAN2 (channel_base 1024, channel_max 64), batch {SG2_BATCH}, graph mode, ms "
+          f"per step, median of {args.rounds} rounds of {args.steps} steps")
+    for resolution in (32, 64):
+        runners = {
+            "lazy R1, no augment": stylegan2_runner(resolution, None, 16),
+            "lazy R1, DiffAugment": stylegan2_runner(resolution, DiffAugment("color,translation,cutout"), 16),
+            "lazy R1, ADA p=0.5": stylegan2_runner(resolution, AdaptiveAugment("bgc", p=0.5, target=None), 16),
+            "DiffAugment, no R1": stylegan2_runner(resolution, DiffAugment("color,translation,cutout"), 0),
+            "DiffAugment, R1 every step": stylegan2_runner(
+                resolution, DiffAugment("color,translation,cutout"), None),
+        }
+        times = interleaved(runners, args)
+        base = times["lazy R1, no augment"]
+        no_r1 = times["DiffAugment, no R1"]
+        print(f"{resolution} px: " + ", ".join(f"{name} {ms:.0f}" for name, ms in times.items()))
+        print(f"{resolution} px: DiffAugment {times['lazy R1, DiffAugment'] / base:.2f}x and ADA "
+              f"{times['lazy R1, ADA p=0.5'] / base:.2f}x the step without augmentation; "
+              f"R1 every step {times['DiffAugment, R1 every step'] / no_r1:.2f}x and lazy R1 "
+              f"{times['lazy R1, DiffAugment'] / no_r1:.2f}x the step without R1")
+
+
+def interleaved(runners, args):
+    """Median ms per step of each runner over interleaved rounds, after one
+    round to trace and compile."""
+    for run in runners.values():
+        run(3)
+    times = {name: [] for name in runners}
+    for _ in range(args.rounds):
+        for name, run in runners.items():
+            times[name].append(run(args.steps))
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def handwritten_runner(jit):
@@ -105,7 +177,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--stylegan2", action="store_true",
+                        help="time the StyleGAN2 rows instead of DCGAN's")
     args = parser.parse_args()
+    if args.stylegan2:
+        return stylegan2_main(args)
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPU cores; "
           f"DCGAN-32 (width 64), batch {BATCH}, ms per step, median of {args.rounds} rounds "
           f"of {args.steps} steps")
@@ -115,13 +191,7 @@ def main():
             "fit, DiffAugment": fit_runner(DiffAugment("color,translation,cutout"), jit),
             "hand-written loop": handwritten_runner(jit),
         }
-        for run in runners.values():
-            run(3)  # trace and compile
-        times = {name: [] for name in runners}
-        for _ in range(args.rounds):
-            for name, run in runners.items():
-                times[name].append(run(args.steps))
-        median = {name: float(np.median(t)) for name, t in times.items()}
+        median = interleaved(runners, args)
         cells = ", ".join(f"{name} {ms:.1f}" for name, ms in median.items())
         overhead = median["fit, DiffAugment"] / median["fit, no augment"] - 1
         fit_vs_loop = median["fit, no augment"] / median["hand-written loop"] - 1

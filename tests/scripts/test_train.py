@@ -278,3 +278,29 @@ def test_best_fid_checkpoint_is_kept_reported_and_exported(image_folder, tmp_pat
     assert {"epoch_best_fid", "epoch_best_fid_step"} <= event_tags(tmp_path / "logs" / "train")
     last = run(flags[:-4] + ["--export=last", "--steps=4"])
     assert summary(last)["exported"] == "last"
+
+
+@pytest.mark.slow
+def test_stylegan2_trains_20_steps_resumes_and_samples_truncated(image_folder, tmp_path):
+    flags = [f"--dataset=folder:{image_folder}", f"--out_dir={tmp_path}", "--arch=stylegan2",
+             "--resolution=32", "--channel_base=256", "--channel_max=16", "--mapping_layers=2",
+             "--latent_dim=16", "--mbstd_group_size=4", "--batch_size=8", "--loss=non_saturating",
+             "--r1_gamma=0.01", "--r1_interval=4", "--pl_weight=2", "--pl_interval=4",
+             "--zero_nonfinite_gradients", "--lr_g=0.0025", "--lr_d=0.0025", "--beta_2=0.99",
+             "--adam_epsilon=1e-8", "--ema_kimg=0.1", "--checkpoint_every=10",
+             "--sample_every=10", "--verbose=0", "--conditional", "--dag=flipping"]
+    result = run(flags + ["--steps=10"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = run(flags + ["--steps=20"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resumed from step 10" in resumed.stdout
+    # Steps are train steps, not optimizer steps (which count the lazy ones).
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["step-00000010", "step-00000020"]
+    assert (tmp_path / "samples" / "step-00000020.png").exists()
+    grid = tmp_path / "truncated.png"
+    sample = subprocess.run([sys.executable, str(ROOT / "scripts" / "sample.py"),
+                             f"--generator={tmp_path / 'generator'}", "--num=4",
+                             "--truncation_psi=0.5", f"--out={grid}"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert sample.returncode == 0, sample.stderr[-3000:]
+    assert grid.exists()
