@@ -385,6 +385,18 @@ def test_lazy_regularization_compiles_with_xla():
     assert int(gan.g_optimizer.iterations.numpy()) == 3 + 2
 
 
+@pytest.mark.parametrize("r1_interval", [None, 2])
+def test_r1_through_diffaugment_compiles_with_xla(r1_interval):
+    # Lazy R1 backpropagates twice through the augmentation inside a
+    # tf.cond, where XLA failed to compile its own XLA-compiled function.
+    gan = style_gan(jit_compile=True, augment=DiffAugment("color,translation,cutout"),
+                    r1_gamma=1.0, r1_interval=r1_interval)
+    logs = fit(gan, 3)
+    assert all(np.isfinite(v[0]) for v in logs.values()), logs
+    assert logs["r1"][0] > 0
+    assert int(gan.d_optimizer.iterations.numpy()) == 3 + (2 if r1_interval else 0)
+
+
 def test_lazy_regularization_matches_between_one_device_and_mirrored_strategy(mirrored_strategy):
     kwargs = dict(r1_gamma=1.0, r1_interval=2, pl_weight=2.0, pl_interval=2)
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
