@@ -426,8 +426,15 @@ class GAN(keras.Model):
         update's reals (see `interleave_for_replicas`)."""
         replicas = self.distribute_strategy.num_replicas_in_sync
         if isinstance(x, tf.data.Dataset) and replicas > 1 and self.d_steps > 1:
-            x = x.map(lambda *element: interleave_for_replicas(
-                element[0] if len(element) == 1 else element, self.d_steps, replicas))
+            # Plain TensorFlow ops: AutoGraph has nothing to convert, and its
+            # conversion of this lambda was seen to pick up another function
+            # of this module.
+            @tf.autograph.experimental.do_not_convert
+            def interleave(*element):
+                return interleave_for_replicas(
+                    element[0] if len(element) == 1 else element, self.d_steps, replicas)
+
+            x = x.map(interleave)
         return super().fit(x, *args, **kwargs)
 
     def train_step(self, data):
