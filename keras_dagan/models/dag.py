@@ -314,13 +314,7 @@ class DAGDiscriminator(keras.Model):
         Returns:
             (num_views, N) logits.
         """
-        views, labels = inputs if self.conditional else (inputs, None)
-        heads = tuple(range(self.num_heads)) if heads is None else tuple(heads)
-        if views.shape[0] != len(heads):
-            raise ValueError(
-                f"{self.name} got {views.shape[0]} views for heads {heads}; "
-                "pass one view per head, stacked on axis 0."
-            )
+        views, labels, heads = self._split_views(inputs, heads)
         images = ops.reshape(views, (-1,) + tuple(views.shape[2:]))
         features = self.trunk(images, training=training)
         features = ops.reshape(features, (len(heads), -1) + tuple(features.shape[1:]))
@@ -333,6 +327,17 @@ class DAGDiscriminator(keras.Model):
                 )
             logits.append(ops.reshape(logit, (-1,)))
         return ops.stack(logits)
+
+    def _split_views(self, inputs, heads):
+        """(views, labels or None, the head of each view), checked."""
+        views, labels = inputs if self.conditional else (inputs, None)
+        heads = tuple(range(self.num_heads)) if heads is None else tuple(heads)
+        if views.shape[0] != len(heads):
+            raise ValueError(
+                f"{self.name} got {views.shape[0]} views for heads {heads}; "
+                "pass one view per head, stacked on axis 0."
+            )
+        return views, labels, heads
 
     def get_config(self):
         config = super().get_config()

@@ -121,13 +121,7 @@ class StyleGAN2DAGDiscriminator(DAGDiscriminator):
         self.built = True
 
     def call(self, inputs, heads=None, training=None):
-        views, labels = inputs if self.conditional else (inputs, None)
-        heads = tuple(range(self.num_heads)) if heads is None else tuple(heads)
-        if views.shape[0] != len(heads):
-            raise ValueError(
-                f"{self.name} got {views.shape[0]} views for heads {heads}; "
-                "pass one view per head, stacked on axis 0."
-            )
+        views, labels, heads = self._split_views(inputs, heads)
         images = ops.reshape(views, (-1,) + tuple(views.shape[2:]))
         features = self.trunk(images, num_views=len(heads))
         features = ops.reshape(features, (len(heads), -1, features.shape[-1]))
