@@ -175,7 +175,8 @@ def handwritten_runner(jit):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
+    parser.add_argument("--steps", type=int, default=20,
+                        help="steps per timed round (with --stylegan2, 16: one lazy R1 step each)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--stylegan2", action="store_true",
                         help="time the StyleGAN2 rows instead of DCGAN's")

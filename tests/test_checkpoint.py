@@ -124,7 +124,7 @@ def test_checkpoints_at_multiples_and_at_the_final_step_of_any_step_count(tmp_pa
 
 def test_stop_at_step_rejects_a_model_already_there():
     gan = tiny_gan()
-    gan.g_optimizer.iterations.assign(5)
+    gan.train_steps.assign(5)
     callback = StopAtStep(5)
     callback.set_model(gan)
     with pytest.raises(ValueError, match="already at step 5, not before final_step=5"):
