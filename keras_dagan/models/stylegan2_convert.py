@@ -298,6 +298,17 @@ def _need(shapes, key, rank=None):
     return shape
 
 
+def _architecture(shapes, prefix, resolutions, rgb_layer):
+    """"resnet" when a block has a skip connection, "skip" when a block
+    below the top resolution has its own `rgb_layer` (torgb or fromrgb),
+    else "orig"."""
+    if any(f"{prefix}b{res}.skip.weight" in shapes for res in resolutions):
+        return "resnet"
+    if any(f"{prefix}b{res}.{rgb_layer}.weight" in shapes for res in resolutions[:-1]):
+        return "skip"
+    return "orig"
+
+
 def _block_resolutions(shapes, prefix):
     found = set()
     for key in shapes:
@@ -346,12 +357,7 @@ def _channel_config(channels):
 
 def _generator_config(shapes):
     resolutions = _block_resolutions(shapes, "synthesis.")
-    if any(f"synthesis.b{res}.skip.weight" in shapes for res in resolutions):
-        architecture = "resnet"
-    elif any(f"synthesis.b{res}.torgb.weight" in shapes for res in resolutions[:-1]):
-        architecture = "skip"
-    else:
-        architecture = "orig"
+    architecture = _architecture(shapes, "synthesis.", resolutions, "torgb")
     channels = {4: _need(shapes, "synthesis.b4.const", 3)[0]}
     for res in resolutions:
         channels[res] = _need(shapes, f"synthesis.b{res}.conv1.weight", 4)[0]
@@ -393,12 +399,7 @@ def _discriminator_config(shapes):
         channels[res] = _need(shapes, f"b{res}.conv0.weight", 4)[0]
     channel_base, channel_max = _channel_config(channels)
     img_channels = _need(shapes, f"b{top}.fromrgb.weight", 4)[1]
-    if any(f"b{res}.skip.weight" in shapes for res in resolutions):
-        architecture = "resnet"
-    elif any(f"b{res}.fromrgb.weight" in shapes for res in resolutions[:-1]):
-        architecture = "skip"
-    else:
-        architecture = "orig"
+    architecture = _architecture(shapes, "", resolutions, "fromrgb")
     mbstd_num_channels = _need(shapes, "b4.conv.weight", 4)[1] - channels[4]
     if mbstd_num_channels < 0:
         raise ValueError(f"b4.conv.weight has {mbstd_num_channels + channels[4]} input channels, "
