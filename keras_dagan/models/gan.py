@@ -439,10 +439,8 @@ class GAN(keras.Model):
 
     def train_step(self, data):
         real, labels = self._unpack(data)
-        context = tf.distribute.get_replica_context()
         local_batch = _d_step_batch(real, self.d_steps)
-        global_batch = local_batch * context.num_replicas_in_sync
-        step = _ReplicaDraws(context, local_batch, global_batch, self.seed_generator)
+        step = self._replica_draws(local_batch)
 
         lazy_logs = {"r1": [], "pl_penalty": []}
         for index in range(self.d_steps):
@@ -459,7 +457,7 @@ class GAN(keras.Model):
         g_loss = self._generator_update(step)
         if self.pl_weight > 0:
             lazy_logs["pl_penalty"].append(self._lazy_path_length(local_batch, self.train_steps))
-        self._update_ema(global_batch)
+        self._update_ema(step.global_batch)
         self.train_steps.assign_add(1)
         return self._record(dict(d_logs, g_loss=g_loss), lazy_logs)
 
