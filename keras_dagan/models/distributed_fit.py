@@ -165,9 +165,16 @@ def _train_function(gan, strategy):
     """One train step on the next per-replica batches of an iterator, its
     logs averaged over all replicas of all workers (Keras's "mean")."""
 
+    def replica_step(data):
+        # On the replica's device: a log read from a variable (ADA's p) can
+        # come without one, which strategy.reduce refuses under
+        # MultiWorkerMirroredStrategy ("Cannot convert `input_tensor` to a
+        # `PerReplica` object because it doesn't have device set").
+        return {name: tf.identity(value) for name, value in gan.train_step(data).items()}
+
     @tf.function(jit_compile=gan.jit_compile, reduce_retracing=True)
     def step_on(data):
-        logs = strategy.run(gan.train_step, args=(data,))
+        logs = strategy.run(replica_step, args=(data,))
         return {name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()}
 
     @tf.function(reduce_retracing=True)
