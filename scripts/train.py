@@ -109,8 +109,15 @@ flags.DEFINE_float("ema_kimg", None, "EMA half-life in thousands of generated im
 flags.DEFINE_float("ema_rampup", None, "With --ema_kimg: cap the half-life at this share of "
                    "the images generated so far (StyleGAN2-ADA; 0.05).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
-                  "default: one device; mirrored: tf.distribute.MirroredStrategy on all GPUs.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
+                  "default: one device; mirrored: tf.distribute.MirroredStrategy on all GPUs; "
+                  "multi_worker: MultiWorkerMirroredStrategy over the cluster of TF_CONFIG "
+                  "(run the same command on every worker; see scripts/launch_local_cluster.py); "
+                  "tpu: TPUStrategy on --tpu.")
+flags.DEFINE_string("tpu", None, "With --strategy=tpu: the TPU's name or grpc:// address "
+                    "(TPUClusterResolver's tpu; local on a TPU VM).")
+flags.DEFINE_integer("join_timeout", 300, "With --strategy=multi_worker: seconds a worker waits "
+                     "for the others to join before it fails.")
 flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"],
                   "Keras mixed-precision policy.")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
@@ -171,6 +178,14 @@ def parse_flags(argv):
 
 
 def check_flags():
+    """Stops with a one-line error on any bad flag."""
+    check_settings()
+    check_components()
+
+
+def check_settings():
+    """Checks the flags that need no TensorFlow (a multi-worker strategy
+    must be made before TensorFlow starts)."""
     if not 0 < FLAGS.data_fraction <= 1:
         fail(f"--data_fraction={FLAGS.data_fraction} is outside (0, 1]; use e.g. 0.1 for 10 %.")
     if FLAGS.resolution not in RESOLUTIONS[FLAGS.arch]:
@@ -199,6 +214,13 @@ def check_flags():
         if getattr(FLAGS, name) < 0:
             fail(f"--{name}={getattr(FLAGS, name)} must be >= 0"
                  f"{' (0 turns it off)' if name.endswith('every') else ''}.")
+    if FLAGS.strategy == "tpu" and not FLAGS.tpu:
+        fail("--strategy=tpu needs --tpu=NAME, the TPU's name or grpc:// address (local on a "
+             "TPU VM).")
+    if FLAGS.tpu and FLAGS.strategy != "tpu":
+        fail(f"--tpu={FLAGS.tpu} is only for --strategy=tpu; got --strategy={FLAGS.strategy}.")
+    if FLAGS.join_timeout < 1:
+        fail(f"--join_timeout={FLAGS.join_timeout} must be at least 1 (seconds).")
     if FLAGS.eval_every and FLAGS.classifier_path and not FLAGS.classifier_layer:
         fail("--classifier_path needs --classifier_layer=NAME, its feature layer.")
     if FLAGS.fid_reference not in ("train", "test") and not FLAGS.fid_reference.startswith("folder:"):
@@ -212,8 +234,11 @@ def check_flags():
                        ("fid_reference", FLAGS.fid_reference if FLAGS.eval_every else "")):
         if spec.startswith("folder:") and not os.path.exists(spec[len("folder:"):]):
             fail(f"--{name}={spec}: no such folder or archive.")
-    # Each component checks its own arguments; build them once to report
-    # any bad value before work starts.
+
+
+def check_components():
+    """Builds the augmentation, DAG and EMA schedule once: each checks its
+    own arguments, so any bad value is reported before work starts."""
     try:
         augmentation()
     except ValueError as error:
@@ -236,8 +261,19 @@ def run_flags():
 
 
 def strategy():
+    """The --strategy's `tf.distribute.Strategy`; a cluster or TPU that
+    cannot be set up stops the run with its reason."""
     import tensorflow as tf
 
+    from keras_dagan.cluster import ClusterError, multi_worker_strategy, tpu_strategy
+
+    try:
+        if FLAGS.strategy == "multi_worker":
+            return multi_worker_strategy(FLAGS.join_timeout)
+        if FLAGS.strategy == "tpu":
+            return tpu_strategy(FLAGS.tpu)
+    except ClusterError as error:
+        fail(f"--strategy={FLAGS.strategy}: {error}", status=1)
     if FLAGS.strategy == "mirrored":
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -375,8 +411,29 @@ def warn(line):
 
 def main(argv):
     del argv
-    check_flags()
+    check_settings()
     logging.set_verbosity(logging.WARNING)
+    import keras
+
+    from keras_dagan.cluster import output_dir
+
+    # Before anything starts TensorFlow: a multi-worker strategy must
+    # configure it first.
+    devices = strategy()
+    check_components()
+    keras.utils.set_random_seed(FLAGS.seed)
+    if FLAGS.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
+    out_dir = os.path.abspath(FLAGS.out_dir)
+    # On a cluster every worker trains and makes the same calls, but only
+    # the chief's files are kept: the others write to temporary folders.
+    with output_dir(out_dir, devices) as written:
+        train(devices, out_dir, written)
+
+
+def train(devices, out_dir, written):
+    """Trains under `devices`, resuming from the checkpoints of `out_dir`
+    and writing the run's files (checkpoints included) to `written`."""
     import keras
 
     from keras_dagan.checkpoint import (BestCheckpoint, CheckpointError, TrainingCheckpoint,
@@ -385,17 +442,13 @@ def main(argv):
     from keras_dagan.divergence import StopOnDivergence, is_finite_state
     from keras_dagan.export import export_generator
     from keras_dagan.manifest import check_manifest, write_manifest
+    from keras_dagan.models.distributed_fit import fit_distributed
     from keras_dagan.models.regularization import mb_ratio
     from keras_dagan.periodic import StopAtStep
     from keras_dagan.samples import SampleGrid
 
-    keras.utils.set_random_seed(FLAGS.seed)
-    if FLAGS.mixed_precision != "none":
-        keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
-    out_dir = os.path.abspath(FLAGS.out_dir)
-    checkpoints = os.path.join(out_dir, "checkpoints")
+    checkpoints = os.path.join(written, "checkpoints")
     settings = run_flags()
-    devices = strategy()
     replicas = devices.num_replicas_in_sync
     if FLAGS.batch_size % replicas:
         fail(f"--batch_size={FLAGS.batch_size} does not split evenly over {replicas} replicas; "
@@ -410,7 +463,8 @@ def main(argv):
         check_manifest(out_dir, settings, DEFINING_FLAGS, members)
         with devices.scope():
             gan = build_gan(num_classes)
-        step = restore_latest(gan, checkpoints, warn=warn)
+        # Every worker resumes from the chief's checkpoints.
+        step = restore_latest(gan, os.path.join(out_dir, "checkpoints"), warn=warn)
         # Checkpoints hold the optimizers' learning rates; a resumed run
         # trains with the ones it is given.
         gan.d_optimizer.learning_rate = FLAGS.lr_d * mb_ratio(lazy_interval("d"))
@@ -420,16 +474,16 @@ def main(argv):
         dataset = load_training_data(initial_step=step)
     except (ValueError, CheckpointError) as error:
         fail(str(error))
-    write_manifest(out_dir, settings, seed=FLAGS.seed, data_members=members)
+    write_manifest(written, settings, seed=FLAGS.seed, data_members=members)
     if step:
         print(f"Resumed from step {step}", flush=True)
 
     interval = FLAGS.checkpoint_every
     divergence = StopOnDivergence()
     callbacks = [StopAtStep(FLAGS.steps), divergence, TrainingCheckpoint(checkpoints, interval)]
-    logs = os.path.join(out_dir, "logs")
+    logs = os.path.join(written, "logs")
     if FLAGS.sample_every:
-        callbacks.append(SampleGrid(os.path.join(out_dir, "samples"), FLAGS.sample_every,
+        callbacks.append(SampleGrid(os.path.join(written, "samples"), FLAGS.sample_every,
                                     log_dir=os.path.join(logs, "samples"), seed=FLAGS.seed))
     fid = best = None
     if FLAGS.eval_every:
@@ -445,8 +499,14 @@ def main(argv):
     callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=math.gcd(100, interval)))
 
     if step < FLAGS.steps:
-        gan.fit(dataset, steps_per_epoch=interval, epochs=-(-FLAGS.steps // interval),
-                initial_epoch=step // interval, callbacks=callbacks, verbose=FLAGS.verbose)
+        # Keras's fit fails under MultiWorkerMirroredStrategy; fit_distributed
+        # is the same loop on TensorFlow's own distribution calls.
+        schedule = dict(steps_per_epoch=interval, epochs=-(-FLAGS.steps // interval),
+                        initial_epoch=step // interval, callbacks=callbacks, verbose=FLAGS.verbose)
+        if FLAGS.strategy in ("multi_worker", "tpu"):
+            fit_distributed(gan, dataset, **schedule)
+        else:
+            gan.fit(dataset, **schedule)
     if divergence.diverged is not None:
         kept = saved_steps(checkpoints)[-1:]
         fail(f"{divergence.diverged}; stopped without saving or exporting it. "
@@ -465,7 +525,7 @@ def main(argv):
             summary.update(best_step=found[0], best_fid=round(found[1], 4))
     if not is_finite_state(gan):
         fail("the weights are not finite; not exporting them.", status=1)
-    export_generator(gan, os.path.join(out_dir, "generator"))
+    export_generator(gan, os.path.join(written, "generator"))
     summary.update(generator=os.path.join(out_dir, "generator"), exported=exported)
     if fid is not None:
         summary["fid"] = {entry["step"]: round(entry["fid"], 4) for entry in fid.history}
