@@ -435,6 +435,7 @@ def train(devices, out_dir, written):
     """Trains under `devices`, resuming from the checkpoints of `out_dir`
     and writing the run's files (checkpoints included) to `written`."""
     import keras
+    import tensorflow as tf
 
     from keras_dagan.checkpoint import (BestCheckpoint, CheckpointError, TrainingCheckpoint,
                                         restore_best, restore_latest, saved_steps)
@@ -504,7 +505,15 @@ def train(devices, out_dir, written):
         schedule = dict(steps_per_epoch=interval, epochs=-(-FLAGS.steps // interval),
                         initial_epoch=step // interval, callbacks=callbacks, verbose=FLAGS.verbose)
         if FLAGS.strategy in ("multi_worker", "tpu"):
-            fit_distributed(gan, dataset, **schedule)
+            try:
+                fit_distributed(gan, dataset, **schedule)
+            except (tf.errors.UnavailableError, tf.errors.AbortedError) as error:
+                kept = saved_steps(os.path.join(out_dir, "checkpoints"))[-1:]
+                # TensorFlow's message starts with "Graph execution error:"
+                # and a traceback; the kind of error says what happened.
+                fail(f"--strategy={FLAGS.strategy}: lost contact with another worker "
+                     f"({type(error).__name__}). Relaunch every worker to resume from "
+                     f"{f'step {kept[0]}' if kept else 'the start'}.", status=1)
         else:
             gan.fit(dataset, **schedule)
     if divergence.diverged is not None:
