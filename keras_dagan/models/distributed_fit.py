@@ -72,6 +72,7 @@ def fit_distributed(gan, dataset, epochs=1, steps_per_epoch=None, initial_epoch=
         raise ValueError("The GAN is not compiled; call gan.compile(d_optimizer=..., "
                          "g_optimizer=...) under the strategy's scope first.")
     strategy = gan.distribute_strategy
+    _check_xla(gan, strategy)
     if not callable(dataset) or isinstance(dataset, tf.data.Dataset):
         dataset = replica_dataset_fn(dataset, gan.d_steps)
     iterator = iter(strategy.distribute_datasets_from_function(dataset))
@@ -159,6 +160,19 @@ def replica_dataset_fn(dataset, d_steps):
         return dataset.map(own_rows).unbatch()
 
     return dataset_fn
+
+
+def _check_xla(gan, strategy):
+    """XLA compiles no cross-worker all-reduce on CPUs: TensorFlow aborts the
+    process ("Collectives are not yet implemented for CPU devices when
+    compiling with XLA"). Refuse before that."""
+    devices = getattr(strategy.extended, "worker_devices", ())
+    if (gan.jit_compile and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.num_replicas_in_sync > 1 and any(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)):
+        raise ValueError(
+            "jit_compile=True: XLA cannot compile the all-reduce of a MultiWorkerMirroredStrategy "
+            f"on CPU devices ({', '.join(devices)}); compile the GAN with jit_compile=False, or "
+            "train on GPUs.")
 
 
 def _train_function(gan, strategy):

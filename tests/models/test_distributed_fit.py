@@ -1,6 +1,8 @@
 """Tests of fit_distributed, the strategy-driven training loop: on one
 machine it trains exactly as GAN.fit."""
 
+import types
+
 import keras
 import numpy as np
 import pytest
@@ -99,3 +101,27 @@ def test_each_replica_gets_its_rows_of_every_d_update():
 def test_steps_per_epoch_is_checked(steps):
     with pytest.raises(ValueError, match="steps_per_epoch must be an integer >= 1"):
         fit_distributed(gan_under(tf.distribute.get_strategy()), reals(8), steps_per_epoch=steps)
+
+
+class CpuCluster(tf.distribute.MultiWorkerMirroredStrategy):
+    """The devices of a two-worker MultiWorkerMirroredStrategy on CPUs,
+    without a cluster (one cannot be made in this process)."""
+
+    def __init__(self):  # no super(): it would join a cluster
+        pass
+
+    @property
+    def extended(self):
+        return types.SimpleNamespace(worker_devices=("/job:worker/replica:0/task:0/device:CPU:0",))
+
+    @property
+    def num_replicas_in_sync(self):
+        return 2
+
+
+def test_xla_on_a_cpu_cluster_is_refused_before_tensorflow_aborts():
+    gan = types.SimpleNamespace(jit_compile=True, distribute_strategy=CpuCluster(),
+                                d_optimizer=object(), d_steps=1)
+    with pytest.raises(ValueError, match="XLA cannot compile the all-reduce of a "
+                                         "MultiWorkerMirroredStrategy on CPU devices"):
+        fit_distributed(gan, reals(8), steps_per_epoch=1)
