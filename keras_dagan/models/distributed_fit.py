@@ -166,9 +166,11 @@ def _check_xla(gan, strategy):
     """XLA compiles no cross-worker all-reduce on CPUs: TensorFlow aborts the
     process ("Collectives are not yet implemented for CPU devices when
     compiling with XLA"). Refuse before that."""
-    devices = getattr(strategy.extended, "worker_devices", ())
-    if (gan.jit_compile and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.num_replicas_in_sync > 1 and any(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)):
+    if not (gan.jit_compile and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.num_replicas_in_sync > 1):
+        return
+    devices = strategy.extended.worker_devices
+    if any(tf.DeviceSpec.from_string(device).device_type == "CPU" for device in devices):
         raise ValueError(
             "jit_compile=True: XLA cannot compile the all-reduce of a MultiWorkerMirroredStrategy "
             f"on CPU devices ({', '.join(devices)}); compile the GAN with jit_compile=False, or "

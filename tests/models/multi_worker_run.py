@@ -1,6 +1,8 @@
 """The training run of the multi-worker tests: a few steps of a small GAN
-with `fit_distributed`, its logs and weights saved to OUT/result-I.npz
-(I: this worker's index, 0 without TF_CONFIG).
+with every random draw the replicas share (z, ADA's augmentation and its
+controller, DAG's transformations, R1, 2 D steps), trained with
+`fit_distributed`; its logs and weights are saved to OUT/result-I.npz (I:
+this worker's index, 0 without TF_CONFIG).
 
     python tests/models/multi_worker_run.py OUT
 """
@@ -16,6 +18,7 @@ import tensorflow as tf
 from keras_dagan import GAN
 from keras_dagan.augment import AdaptiveAugment
 from keras_dagan.cluster import multi_worker_strategy
+from keras_dagan.models import DAG, dag_discriminator
 from keras_dagan.models.dcgan import dcgan_discriminator
 from keras_dagan.models.distributed_fit import fit_distributed
 
@@ -38,8 +41,10 @@ def train(strategy):
     keras.utils.set_random_seed(0)
     with strategy.scope():
         augment = AdaptiveAugment("bgc", p=0.5, target=0.6, speed_kimg=0.05, interval=1, seed=1)
-        gan = GAN(batch_norm_free_generator(), dcgan_discriminator(32, width=4), LATENT,
-                  augment=augment, r1_gamma=1.0, d_steps=D_STEPS, ema_decay=0.9, seed=3)
+        dag = DAG(["rotation"])
+        discriminator = dag_discriminator(dcgan_discriminator(32, width=4), dag.num_heads)
+        gan = GAN(batch_norm_free_generator(), discriminator, LATENT, augment=augment,
+                  r1_gamma=1.0, d_steps=D_STEPS, ema_decay=0.9, seed=3, dag=dag)
         gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.0),
                     g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.0))
     x = np.random.default_rng(0).uniform(-1, 1, (4 * BATCH * D_STEPS, 32, 32, 3)).astype("float32")

@@ -49,4 +49,4 @@ def test_two_workers_train_as_one_process_with_the_same_global_batch(tmp_path):
     for index, weight in enumerate(weights):
         np.testing.assert_allclose(workers[0][f"weight_{index}"], weight, rtol=1e-4, atol=1e-5)
     assert float(workers[0]["p"]) == pytest.approx(p, abs=1e-6)
-    assert p != 0.5  # the controller moved p
+    assert history["augment_p"][0] != 0.5  # the controller moved p
