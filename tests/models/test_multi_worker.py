@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
+
+from tests.models.multi_worker_run import train
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = str(ROOT / "scripts" / "launch_local_cluster.py")
@@ -35,9 +38,6 @@ def results(path):
 def test_two_workers_train_as_one_process_with_the_same_global_batch(tmp_path):
     status, logs = launch([RUN, str(tmp_path)], tmp_path / "logs")
     assert status == 0, "\n".join(log[-3000:] for log in logs)
-    from tests.models.multi_worker_run import train
-    import tensorflow as tf
-
     history, weights, p = train(tf.distribute.get_strategy())
     workers = [results(tmp_path / f"result-{index}.npz") for index in (0, 1)]
     for name, values in workers[0].items():
