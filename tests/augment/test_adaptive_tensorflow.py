@@ -83,6 +83,34 @@ def test_controller_under_mirrored_strategy(context):
     np.testing.assert_allclose(copies, 0.5 - 0.064, atol=1e-6)
 
 
+def test_update_sums_over_the_replicas_of_a_mirrored_strategy(mirrored_strategy):
+    # Replica 0 sees only negative logits, replica 1 only positive ones: the
+    # global r_t is 0.5 < 0.6, while replica 1 alone would raise p.
+    with mirrored_strategy.scope():
+        layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=1)
+    logits = mirrored_strategy.experimental_distribute_values_from_function(
+        lambda context: tf.fill([32, 1], -1.0 if context.replica_id_in_sync_group == 0 else 1.0)
+    )
+
+    @tf.function
+    def step(logits):
+        return mirrored_strategy.run(layer.update, args=(logits,))
+
+    step(logits)
+    copies = [v.numpy() for v in mirrored_strategy.experimental_local_results(layer.p.value)]
+    np.testing.assert_allclose(copies, [0.5 - 0.064] * 2, atol=1e-6)
+    assert layer.accumulated_images.numpy() == 0
+
+
+def test_update_in_a_compiled_function_with_an_unknown_batch_size():
+    layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=1)
+    update = tf.function(
+        layer.update, input_signature=[tf.TensorSpec([None, 1])], jit_compile=True
+    )
+    update(tf.ones([16, 1]))
+    assert abs(layer.p.numpy() - 0.516) < 1e-6
+
+
 def test_weights_checkpoint_restores_p_and_the_accumulators(tmp_path):
     layer = augment.AdaptiveAugment(p=0.2, target=0.6, speed_kimg=1, interval=4)
     inputs = keras.Input((8, 8, 3))
