@@ -250,6 +250,11 @@ class AdaptiveAugment(BaseAugmentation):
     Per sample, each enabled transform fires with probability
     p * multiplier, with the paper's strengths (for images in [-1, 1]):
 
+    Strengths are those for images in [-1, 1]; with another `value_range`
+    the layer acts exactly as on the images mapped to [-1, 1] and back
+    (brightness and noise scale with the range; contrast, lumaflip, hue and
+    saturation pivot on its middle; cutout fills with it).
+
     | transform | what it does when it fires |
     | --- | --- |
     | xflip | mirror left-right with probability 1/2 |
@@ -310,6 +315,9 @@ class AdaptiveAugment(BaseAugmentation):
             each sample's map would alias (the reference does, by 2x
             supersampling). Turning it off is faster, and lets shrinking
             and rotated samples alias.
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention (and the reference's). Use (0, 1)
+            for images in [0, 1].
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -334,6 +342,7 @@ class AdaptiveAugment(BaseAugmentation):
         interval=4,
         multipliers=None,
         antialias=True,
+        value_range=(-1, 1),
         seed=None,
         data_format=None,
         **kwargs,
@@ -362,7 +371,8 @@ class AdaptiveAugment(BaseAugmentation):
                 "antialias must be True (band-limit each sample before "
                 f"resampling) or False (skip it, faster); got {antialias!r}."
             )
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        super().__init__(value_range=value_range, seed=seed, data_format=data_format,
+                         **kwargs)
         self.preset = preset
         self.initial_p = float(p)
         self.target = None if target is None else float(target)
@@ -582,25 +592,43 @@ class AdaptiveAugment(BaseAugmentation):
             return ops.where(applied, transformed, images)
 
         if "geometric" in transformation:
-            images = select("geometric", affine_resample(
-                images, transformation["geometric"]["matrix"], self.data_format,
-                antialias=self.antialias))
+            images = select("geometric", self._about_mid_value(
+                lambda x: affine_resample(
+                    x, transformation["geometric"]["matrix"], self.data_format,
+                    antialias=self.antialias),
+                images))
         if "color" in transformation:
             images = select("color", self._apply_color(images, transformation["color"]["matrix"]))
         if "filter" in transformation:
-            images = select("filter", self._apply_filter(images, transformation["filter"]["gains"]))
+            images = select("filter", self._about_mid_value(
+                lambda x: self._apply_filter(x, transformation["filter"]["gains"]), images))
         if "noise" in transformation:
             noise = ops.cast(transformation["noise"]["field"], images.dtype)
+            if self.half_range != 1:
+                noise = noise * self.half_range
             images = select("noise", images + noise)
         if "cutout" in transformation:
             cutout = transformation["cutout"]
             images = select("cutout", cut_out(
                 images, cutout["center_height"], cutout["center_width"],
-                self._cutout_box(*self.image_size(images)), self.data_format))
+                self._cutout_box(*self.image_size(images)), self.data_format,
+                fill_value=self.mid_value))
         return ops.cast(images, dtype)
+
+    def _about_mid_value(self, linear_transform, images):
+        """Applies a linear transform to the images' deviation from the
+        middle of `value_range`, as it acts on images in [-1, 1] (where the
+        middle is 0). A linear map commutes with the scaling of the range
+        but not with its offset."""
+        mid = self.mid_value
+        if mid == 0:
+            return linear_transform(images)
+        return linear_transform(images - mid) + mid
 
     def _apply_color(self, images, matrix):
         matrix = ops.cast(matrix, images.dtype)
+        if self.value_range != (-1.0, 1.0):
+            matrix = self._in_value_range(matrix)
         channels = images.shape[self.channel_axis]
         if channels == 1:
             # A grey pixel is (x, x, x): its output is the mean of the
@@ -617,6 +645,19 @@ class AdaptiveAugment(BaseAugmentation):
             return mixed + offset[:, :, None, None]
         mixed = sum(images[..., d : d + 1] * linear[:, None, None, :, d] for d in range(3))
         return mixed + offset[:, None, None, :]
+
+    def _in_value_range(self, matrix):
+        """The colour matrix for [-1, 1] conjugated to act on `value_range`.
+
+        With x = w * u + m (u in [-1, 1], m the mid-value, w the half
+        range) and y_u = L u + o, y = w * y_u + m = L x + (w * o + m -
+        L m): the linear part stays, the offset changes.
+        """
+        linear, offset = matrix[:, :3, :3], matrix[:, :3, 3]
+        offset = (offset * self.half_range + self.mid_value
+                  - ops.sum(linear, axis=-1) * self.mid_value)
+        top = ops.concatenate([linear, offset[:, :, None]], axis=-1)
+        return ops.concatenate([top, matrix[:, 3:]], axis=1)
 
     def _apply_filter(self, images, gains):
         height, width = self.image_size(images)

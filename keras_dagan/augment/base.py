@@ -1,5 +1,8 @@
 """The contract every keras_dagan augmentation layer follows."""
 
+import math
+import numbers
+
 import keras
 from keras import ops
 
@@ -16,6 +19,35 @@ def _standardize_data_format(data_format):
             f"{data_format!r}."
         )
     return data_format
+
+
+def standardize_value_range(value_range):
+    """Checks a `(low, high)` pixel range and returns it as two floats.
+
+    Raises:
+        ValueError: unless `value_range` is a pair of real numbers with
+            low < high, naming the bad value.
+    """
+    if (
+        not isinstance(value_range, (tuple, list))
+        or len(value_range) != 2
+        or any(
+            isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)
+            for v in value_range
+        )
+    ):
+        raise ValueError(
+            "value_range must be a pair (low, high) of finite numbers, the "
+            "range of the pixel values, such as (-1, 1) (the GAN convention), "
+            f"(0, 1) or (0, 255); got {value_range!r}."
+        )
+    low, high = (float(v) for v in value_range)
+    if not low < high:
+        raise ValueError(
+            f"value_range (low, high) needs low < high; got {value_range!r}. "
+            "Write the darkest value first, e.g. (0, 1)."
+        )
+    return low, high
 
 
 def validate_ratio(name, value):
@@ -74,7 +106,18 @@ class BaseAugmentation(keras.layers.Layer):
     rejected because the layers are meant to sit between float tensors of a
     model.
 
+    Pixel values: every layer works on images whose values span
+    `value_range`, (-1, 1) by default (the GAN convention). It behaves
+    exactly as if the images were mapped affinely to [-1, 1], transformed
+    there and mapped back: fills are the mid-value of the range, and
+    additive shifts (brightness, noise) scale with its width. Subclasses
+    get `self.value_range` and the helpers `self.mid_value` and
+    `self.half_range`.
+
     Args:
+        value_range: (low, high), the range of the input's pixel values,
+            such as (-1, 1) (the default), (0, 1) or (0, 255). Values
+            outside it are not clipped.
         seed: Integer seed of the layer's random stream, for reproducible
             draws. None draws a random seed.
         data_format: "channels_last" (N, H, W, C) or "channels_first"
@@ -97,16 +140,30 @@ class BaseAugmentation(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, seed=None, data_format=None, **kwargs):
+    def __init__(self, value_range=(-1, 1), seed=None, data_format=None, **kwargs):
         # autocast=False: an augmentation must not change its input's dtype.
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
+        self.value_range = standardize_value_range(value_range)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"seed must be an integer or None; got {seed!r}.")
         self.seed = seed
         self.data_format = _standardize_data_format(data_format)
         self.generator = keras.random.SeedGenerator(seed)
         self.built = True
+
+    @property
+    def mid_value(self):
+        """The middle of `value_range`, which [-1, 1]'s 0 maps to: the fill."""
+        low, high = self.value_range
+        return (low + high) / 2
+
+    @property
+    def half_range(self):
+        """Half the width of `value_range`: how much an additive shift of 1
+        in [-1, 1] moves a pixel here."""
+        low, high = self.value_range
+        return (high - low) / 2
 
     @property
     def channel_axis(self):
@@ -215,5 +272,11 @@ class BaseAugmentation(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"seed": self.seed, "data_format": self.data_format})
+        config.update(
+            {
+                "value_range": self.value_range,
+                "seed": self.seed,
+                "data_format": self.data_format,
+            }
+        )
         return config

@@ -92,17 +92,25 @@ class _ColorAugmentation(BaseAugmentation):
     def transform_images(self, images, transformation, training=True):
         if not training:
             return images
-        return adjust_color(images, channel_axis=self.channel_axis, **transformation)
+        factors = dict(transformation)
+        # Saturation and contrast pivot on means, which follow any affine
+        # change of range; only the additive shift scales with it.
+        if "brightness" in factors and self.half_range != 1:
+            factors["brightness"] = factors["brightness"] * self.half_range
+        return adjust_color(images, channel_axis=self.channel_axis, **factors)
 
 
 @keras.saving.register_keras_serializable(package="keras_dagan")
 class RandomBrightness(_ColorAugmentation):
-    """Adds a random per-sample constant: x + (u - 0.5), u ~ U[0, 1).
+    """Adds a random per-sample constant: x + (u - 0.5) * w, u ~ U[0, 1).
 
-    DiffAugment's brightness, for images in [-1, 1]. Differentiable, no
-    clipping.
+    DiffAugment's brightness. w is half the width of `value_range`: 1 for
+    images in [-1, 1], where this is the reference's x + (u - 0.5).
+    Differentiable, no clipping.
 
     Args:
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -111,8 +119,8 @@ class RandomBrightness(_ColorAugmentation):
     Example:
 
     ```python
-    images = keras.random.uniform((4, 32, 32, 3), -1, 1)
-    augmented = RandomBrightness(seed=0)(images)  # same shape and dtype
+    images = keras.random.uniform((4, 32, 32, 3), 0, 1)
+    augmented = RandomBrightness(value_range=(0, 1), seed=0)(images)
     ```
     """
 
@@ -128,6 +136,8 @@ class RandomSaturation(_ColorAugmentation):
     (grayscale) images come back unchanged, since x = m there.
 
     Args:
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -152,6 +162,8 @@ class RandomContrast(_ColorAugmentation):
     over height, width and channels.
 
     Args:
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -177,6 +189,8 @@ class RandomColor(_ColorAugmentation):
     fused pass (see `adjust_color`).
 
     Args:
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.

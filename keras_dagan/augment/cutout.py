@@ -1,4 +1,4 @@
-"""DiffAugment's random cutout: one zeroed square per image."""
+"""DiffAugment's random cutout: one grey square per image."""
 
 import keras
 from keras import ops
@@ -11,8 +11,10 @@ from keras_dagan.augment.base import (
 )
 
 
-def cut_out(images, center_height, center_width, size, data_format="channels_last"):
-    """Zeroes a `size` = (height, width) box per image, in every channel.
+def cut_out(images, center_height, center_width, size, data_format="channels_last",
+            fill_value=0.0):
+    """Sets a `size` = (height, width) box per image to `fill_value`, in
+    every channel.
 
     The box of image n covers rows center_height[n] - height // 2 onwards
     (likewise for columns); parts outside the image are ignored. Built from
@@ -24,9 +26,11 @@ def cut_out(images, center_height, center_width, size, data_format="channels_las
         center_width: (N,) int32 centre columns.
         size: (height, width) of the box in pixels.
         data_format: "channels_last" or "channels_first".
+        fill_value: Value inside the boxes: 0 is mid-grey for images in
+            [-1, 1].
 
     Returns:
-        The batch with the boxes set to 0, same shape and dtype.
+        The batch with the boxes filled, same shape and dtype.
     """
     images = ops.convert_to_tensor(images)
     if data_format == "channels_first":
@@ -46,14 +50,18 @@ def cut_out(images, center_height, center_width, size, data_format="channels_las
     )
     keep = ops.cast(ops.logical_not(in_box), images.dtype)
     channel_axis = 1 if data_format == "channels_first" else -1
-    return images * ops.expand_dims(keep, channel_axis)
+    keep = ops.expand_dims(keep, channel_axis)
+    if fill_value == 0:
+        return images * keep
+    return images * keep + (1 - keep) * fill_value
 
 
 @keras.saving.register_keras_serializable(package="keras_dagan")
 class RandomCutout(BaseAugmentation):
-    """Zeroes one randomly placed square per image, the same in every channel.
+    """Fills one randomly placed square per image with grey, in every channel.
 
-    DiffAugment's cutout: the square's side is int(size * ratio + 0.5) and
+    DiffAugment's cutout: the square gets the middle of `value_range` (the
+    reference's 0 for images in [-1, 1]); its side is int(size * ratio + 0.5) and
     its centre is uniform over the image, so the square may hang over the
     edge. As in the reference, the centre index is drawn from
     [0, size - 1] for an odd side and [0, size] for an even side.
@@ -61,6 +69,8 @@ class RandomCutout(BaseAugmentation):
     Args:
         ratio: Side of the square as a fraction of the image size, in
             (0, 1]. Defaults to 1/2 as in the paper.
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -74,9 +84,11 @@ class RandomCutout(BaseAugmentation):
     ```
     """
 
-    def __init__(self, ratio=0.5, seed=None, data_format=None, **kwargs):
+    def __init__(self, ratio=0.5, value_range=(-1, 1), seed=None, data_format=None,
+                 **kwargs):
         validate_ratio("ratio", ratio)
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        super().__init__(value_range=value_range, seed=seed, data_format=data_format,
+                         **kwargs)
         self.ratio = ratio
 
     def _box(self, images):
@@ -105,6 +117,7 @@ class RandomCutout(BaseAugmentation):
             transformation["center_width"],
             self._box(images),
             self.data_format,
+            fill_value=self.mid_value,
         )
 
     def get_config(self):

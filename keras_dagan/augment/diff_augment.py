@@ -59,6 +59,11 @@ class DiffAugment(BaseAugmentation):
     in the generator update (`keras_dagan.GAN` does this), so that the
     generator's gradient flows through the augmentation.
 
+    The reference works on images in [-1, 1], the default `value_range`.
+    For images in another range, say so: the layer then acts exactly as on
+    the images mapped to [-1, 1] and back (brightness scales with the
+    range, translation and cutout fill with its middle).
+
     Args:
         policy: Comma-separated string or list of group names, applied in
             the given order.
@@ -66,6 +71,8 @@ class DiffAugment(BaseAugmentation):
             size, in (0, 1]. Defaults to 1/8.
         cutout_ratio: Side of the cutout square as a fraction of the image
             size, in (0, 1]. Defaults to 1/2.
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -78,6 +85,9 @@ class DiffAugment(BaseAugmentation):
     with tf.GradientTape() as tape:
         fake = generator(z)
         logits = discriminator(augment(fake))  # gradients reach the generator
+
+    # Images in [0, 1]:
+    augment = DiffAugment("color,translation,cutout", value_range=(0, 1))
     ```
     """
 
@@ -86,20 +96,21 @@ class DiffAugment(BaseAugmentation):
         policy="color,translation,cutout",
         translation_ratio=0.125,
         cutout_ratio=0.5,
+        value_range=(-1, 1),
         seed=None,
         data_format=None,
         **kwargs,
     ):
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        super().__init__(value_range=value_range, seed=seed, data_format=data_format,
+                         **kwargs)
         self.policy = parse_policy(policy)
         self.translation_ratio = translation_ratio
         self.cutout_ratio = cutout_ratio
+        common = {"value_range": self.value_range, "data_format": self.data_format}
         builders = {
-            "color": lambda: RandomColor(data_format=self.data_format),
-            "translation": lambda: RandomTranslation(
-                translation_ratio, data_format=self.data_format
-            ),
-            "cutout": lambda: RandomCutout(cutout_ratio, data_format=self.data_format),
+            "color": lambda: RandomColor(**common),
+            "translation": lambda: RandomTranslation(translation_ratio, **common),
+            "cutout": lambda: RandomCutout(cutout_ratio, **common),
         }
         self.augmentations = [builders[name]() for name in self.policy]
 

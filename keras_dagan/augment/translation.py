@@ -1,4 +1,4 @@
-"""DiffAugment's random integer translation with zero fill."""
+"""DiffAugment's random integer translation, filled with mid-grey."""
 
 import keras
 from keras import ops
@@ -11,11 +11,12 @@ from keras_dagan.augment.base import (
 )
 
 
-def translate(images, shift_height, shift_width, data_format="channels_last"):
-    """Shifts each image by whole pixels; uncovered pixels become 0.
+def translate(images, shift_height, shift_width, data_format="channels_last",
+              fill_value=0.0):
+    """Shifts each image by whole pixels; uncovered pixels get `fill_value`.
 
     Output pixel (i, j) of image n is input pixel (i + shift_height[n],
-    j + shift_width[n]), or 0 where that lies outside the image. One flat
+    j + shift_width[n]), or `fill_value` where that lies outside the image. One flat
     gather over all pixels plus a mask: cheaper than a gather_nd with a full
     index grid, XLA-compatible, and its gradient is a scatter-add.
 
@@ -24,6 +25,8 @@ def translate(images, shift_height, shift_width, data_format="channels_last"):
         shift_height: (N,) int32 shifts along the height axis.
         shift_width: (N,) int32 shifts along the width axis.
         data_format: "channels_last" or "channels_first".
+        fill_value: Value of the uncovered pixels: 0 is mid-grey for images
+            in [-1, 1].
 
     Returns:
         The translated batch, same shape and dtype.
@@ -46,7 +49,10 @@ def translate(images, shift_height, shift_width, data_format="channels_last"):
         ops.reshape(images, (-1, channels)), ops.reshape(source, (-1,)), axis=0
     )
     outputs = ops.reshape(pixels, (-1, height, width, channels))
-    outputs = outputs * ops.cast(inside, images.dtype)[..., None]
+    inside = ops.cast(inside, images.dtype)[..., None]
+    outputs = outputs * inside
+    if fill_value != 0:
+        outputs = outputs + (1 - inside) * fill_value
     if data_format == "channels_first":
         outputs = ops.transpose(outputs, (0, 3, 1, 2))
     return outputs
@@ -54,16 +60,19 @@ def translate(images, shift_height, shift_width, data_format="channels_last"):
 
 @keras.saving.register_keras_serializable(package="keras_dagan")
 class RandomTranslation(BaseAugmentation):
-    """Shifts each image by a random whole number of pixels, zero-filling.
+    """Shifts each image by a random whole number of pixels, filling with grey.
 
     DiffAugment's translation: per sample and independently per axis, a
     shift uniform over the integers [-s, s], s = int(size * ratio + 0.5);
-    uncovered pixels are 0. Built from one gather and a mask, so it compiles
+    uncovered pixels get the middle of `value_range` (the reference's 0 for
+    images in [-1, 1]). Built from one gather and a mask, so it compiles
     under XLA and passes gradients to the input.
 
     Args:
         ratio: Largest shift as a fraction of the image size, in (0, 1].
             Defaults to 1/8 as in the paper.
+        value_range: (low, high) range of the pixel values; defaults to
+            (-1, 1), the GAN convention.
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
@@ -77,9 +86,11 @@ class RandomTranslation(BaseAugmentation):
     ```
     """
 
-    def __init__(self, ratio=0.125, seed=None, data_format=None, **kwargs):
+    def __init__(self, ratio=0.125, value_range=(-1, 1), seed=None, data_format=None,
+                 **kwargs):
         validate_ratio("ratio", ratio)
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        super().__init__(value_range=value_range, seed=seed, data_format=data_format,
+                         **kwargs)
         self.ratio = ratio
 
     def get_random_transformation(self, images, training=True, seed=None):
@@ -100,6 +111,7 @@ class RandomTranslation(BaseAugmentation):
             transformation["shift_height"],
             transformation["shift_width"],
             self.data_format,
+            fill_value=self.mid_value,
         )
 
     def get_config(self):

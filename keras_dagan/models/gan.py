@@ -106,7 +106,8 @@ class GAN(keras.Model):
             conditional, to logits (N, 1) or (N,).
         latent_dim: Size of z ~ N(0, I).
         augment: Any Keras layer applied to D's inputs (such as
-            `keras_dagan.augment.DiffAugment`), or None. With an
+            `keras_dagan.augment.DiffAugment`, with the default
+            `value_range=(-1, 1)`), or None. With an
             `AdaptiveAugment` whose `target` is set, every train step feeds
             its controller the sum of sign(D(real)) of the first D update
             over the global batch, and `augment_p` (the current p) joins
@@ -229,6 +230,12 @@ class GAN(keras.Model):
             raise ValueError(
                 f"augment_mode must be one of {tuple(AUGMENT_MODES)}; got "
                 f"{augment_mode!r}."
+            )
+        if isinstance(augment, BaseAugmentation) and augment.value_range != (-1.0, 1.0):
+            raise ValueError(
+                f"The GAN's images are in [-1, 1], but its augment layer "
+                f"{augment.name!r} has value_range={augment.value_range}; build "
+                "it with the default value_range=(-1, 1)."
             )
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive integer; got {latent_dim!r}.")

@@ -26,7 +26,8 @@ def test_layer_suite_passes_on_backend(backend):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
          str(ROOT / "tests" / "augment" / "test_layers.py"),
-         str(ROOT / "tests" / "augment" / "test_adaptive.py")],
+         str(ROOT / "tests" / "augment" / "test_adaptive.py"),
+         str(ROOT / "tests" / "augment" / "test_value_range.py")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

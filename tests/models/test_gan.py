@@ -375,6 +375,7 @@ def test_mixed_precision(policy):
     ({"ema_rampup": 0.05}, "ema_kimg too"),
     ({"r1_through_augment": "yes"}, "r1_through_augment"),
     ({"num_classes": 1}, "num_classes"),
+    ({"augment": DiffAugment(value_range=(0, 1))}, r"value_range=\(0.0, 1.0\).*\(-1, 1\)"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
