@@ -19,6 +19,7 @@ logs the losses and p every step. Run from the repository root:
 
     python examples/ada_gan.py --steps=300
     KERAS_BACKEND=jax python examples/ada_gan.py --steps=300
+    KERAS_BACKEND=torch python examples/ada_gan.py --steps=300
 
 It writes `history.json` (every step's g_loss, d_loss and p) and
 `samples.png` to `--out_dir`. The paper's controller speed (500 kimg for p
@@ -62,7 +63,8 @@ class ADAGAN(adversarial.AdversarialModel):
     def stateless_after_step(self, non_trainable_values, outputs, logs):
         values = self.values_of(self.augmenter, non_trainable_values)
         values = self.augmenter.stateless_update(values, outputs["real_logits"])
-        p = values[self.augmenter.non_trainable_variables.index(self.augmenter.p)]
+        p = next(value for variable, value in zip(self.augmenter.non_trainable_variables, values)
+                 if variable is self.augmenter.p)
         return self.with_values(self.augmenter, values, non_trainable_values), dict(logs, p=p)
 
 

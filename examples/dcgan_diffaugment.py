@@ -17,6 +17,7 @@ from the repository root:
 
     python examples/dcgan_diffaugment.py --steps=300
     KERAS_BACKEND=jax python examples/dcgan_diffaugment.py --steps=300
+    KERAS_BACKEND=torch python examples/dcgan_diffaugment.py --steps=300
 
 It writes `history.json` (every step's g_loss and d_loss) and `samples.png`
 to `--out_dir`.

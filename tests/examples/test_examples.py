@@ -1,6 +1,6 @@
 """The examples in examples/: in-process checks under TensorFlow, and short
-training runs under TensorFlow and JAX in subprocesses (Keras fixes its
-backend at import)."""
+training runs under TensorFlow, JAX and torch in subprocesses (Keras fixes
+its backend at import)."""
 
 import importlib.util
 import json
@@ -16,6 +16,7 @@ import tensorflow as tf
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+BACKENDS = ["tensorflow", "jax", "torch"]
 
 
 def load_example(name):
@@ -58,6 +59,10 @@ def test_ada_train_step_moves_p_with_update():
 
 
 def run_example(name, backend, tmp_path, *flags):
+    if importlib.util.find_spec(backend) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI installs {backend} (the `test` extra); it is missing.")
+        pytest.skip(f"{backend} is not installed")
     env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / f"{name}.py"), "--steps=6", "--batch_size=16",
@@ -73,7 +78,7 @@ def run_example(name, backend, tmp_path, *flags):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_ada_example_trains_and_adapts_p(backend, tmp_path):
     # p starts inside (0, 1) and moves by 0.064 after 4 steps (64 images, 1
     # kimg per unit), up or down, whatever D's r_t is.
@@ -83,6 +88,6 @@ def test_ada_example_trains_and_adapts_p(backend, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_dcgan_example_trains(backend, tmp_path):
     run_example("dcgan_diffaugment", backend, tmp_path)
