@@ -296,6 +296,8 @@ class AdaptiveAugment(BaseAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -319,6 +321,7 @@ class AdaptiveAugment(BaseAugmentation):
         antialias=True,
         seed=None,
         data_format=None,
+        jit_compile=True,
         **kwargs,
     ):
         self.multipliers = resolve_multipliers(preset, multipliers)
@@ -345,7 +348,9 @@ class AdaptiveAugment(BaseAugmentation):
                 "antialias must be True (band-limit each sample before "
                 f"resampling) or False (skip it, faster); got {antialias!r}."
             )
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        super().__init__(
+            seed=seed, data_format=data_format, jit_compile=jit_compile, **kwargs
+        )
         self.preset = preset
         self.initial_p = float(p)
         self.target = None if target is None else float(target)

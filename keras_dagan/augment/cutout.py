@@ -64,6 +64,8 @@ class RandomCutout(BaseAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -74,9 +76,12 @@ class RandomCutout(BaseAugmentation):
     ```
     """
 
-    def __init__(self, ratio=0.5, seed=None, data_format=None, **kwargs):
+    def __init__(self, ratio=0.5, seed=None, data_format=None, jit_compile=True,
+                 **kwargs):
         validate_ratio("ratio", ratio)
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        super().__init__(
+            seed=seed, data_format=data_format, jit_compile=jit_compile, **kwargs
+        )
         self.ratio = ratio
 
     def _box(self, images):

@@ -69,6 +69,8 @@ class DiffAugment(BaseAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -88,9 +90,12 @@ class DiffAugment(BaseAugmentation):
         cutout_ratio=0.5,
         seed=None,
         data_format=None,
+        jit_compile=True,
         **kwargs,
     ):
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        super().__init__(
+            seed=seed, data_format=data_format, jit_compile=jit_compile, **kwargs
+        )
         self.policy = parse_policy(policy)
         self.translation_ratio = translation_ratio
         self.cutout_ratio = cutout_ratio
