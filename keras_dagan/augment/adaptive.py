@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_dagan.augment.base import BaseAugmentation, scaled_size, split_seed
+from keras_dagan.augment.base import BaseAugmentation, derive_seed, scaled_size
 from keras_dagan.augment.cutout import cut_out
 from keras_dagan.augment.resample import (
     _working_dtype,
@@ -207,18 +207,20 @@ def _constant(array, like):
 
 
 class _Draws:
-    """Hands out one independent (N,) draw per call, each from its own seed
-    derived from the one seed of the layer's call."""
+    """Hands out one independent (N,) draw per call, so the pipeline's draws
+    are all distinct even with one integer seed."""
 
     def __init__(self, layer, images, seed):
         self.layer = layer
         self.images = images
-        self.seed = layer.fix_seed(seed)
+        self.seed = seed
         self.count = 0
 
     def _next_seed(self):
         self.count += 1
-        return split_seed(self.seed, self.count)
+        if self.seed is None or isinstance(self.seed, keras.random.SeedGenerator):
+            return self.seed
+        return derive_seed(self.seed, self.count)
 
     def uniform(self):
         return self.layer.draw_uniform(self.images, 1, self._next_seed())[0]

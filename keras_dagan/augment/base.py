@@ -1,7 +1,6 @@
 """The contract every keras_dagan augmentation layer follows."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_dagan.augment.compiled import XlaFunction, compiles_separately
@@ -44,51 +43,6 @@ def derive_seed(seed, index):
     Deterministic across processes (hashes of int tuples are not salted).
     """
     return hash((seed, index)) & 0x7FFFFFFF
-
-
-# Odd multiplier of `SeedTensor.derive`: it spreads the seeds derived from
-# one seed apart, so seeds derived in two steps (DiffAugment's group, then
-# the group's draw) do not collide as added offsets would.
-_SEED_MULTIPLIER = 1_000_003
-
-
-class SeedTensor(keras.random.SeedGenerator):
-    """A fixed (2,) seed tensor, in the form `keras.random` functions take.
-
-    `keras.random` draws take an integer or a `SeedGenerator`, whose every
-    draw assigns its state variable: a fixed cost per draw of every call in
-    graph mode. A layer instead takes one seed from its stream per call and
-    derives the seeds of its draws from it statelessly with `derive`.
-
-    Args:
-        seed: (2,) integer tensor of the backend's seed dtype, such as the
-            output of `keras.random.SeedGenerator.next()`.
-    """
-
-    def __init__(self, seed):
-        # No super().__init__(): it would create the state variable that a
-        # fixed seed does without.
-        self.seed = seed
-        self.name = "seed_tensor"
-
-    def next(self, ordered=True):
-        """The fixed seed: drawing twice from one SeedTensor repeats draws."""
-        return self.seed
-
-    def derive(self, index):
-        """A distinct `SeedTensor` for draw `index` (an int), deterministic."""
-        dtype = keras.backend.standardize_dtype(self.seed.dtype)
-        scale = ops.convert_to_tensor(np.array([_SEED_MULTIPLIER, 1]), dtype=dtype)
-        offset = ops.convert_to_tensor(np.array([index % 2**31, 0]), dtype=dtype)
-        return SeedTensor(self.seed * scale + offset)
-
-
-def split_seed(seed, index):
-    """The seed of part `index` of a draw: from an integer, `derive_seed`;
-    from a `SeedTensor`, its `derive`."""
-    if isinstance(seed, SeedTensor):
-        return seed.derive(index)
-    return derive_seed(seed, index)
 
 
 def uniform_integers(u, low, high):
@@ -197,11 +151,10 @@ class BaseAugmentation(keras.layers.Layer):
         """`count` independent (N,) float32 draws of U[0, 1), N the batch size.
 
         All of a layer's randomness comes from here. `seed` None draws from
-        the layer's stream, which advances once per call; a
-        `keras.random.SeedGenerator` draws from that stream likewise; an
-        integer or a `SeedTensor` gives the same draws every time. Each draw
-        gets its own seed derived from the one seed, so the draws stay
-        independent of each other.
+        the layer's stream, which advances on every draw; a
+        `keras.random.SeedGenerator` draws from that stream; an integer gives
+        the same draws every time (one derived seed per draw, so the draws
+        stay independent of each other).
         """
         batch_size = ops.shape(images)[0]
         seeds = self._draw_seeds(seed, range(count))
@@ -211,41 +164,28 @@ class BaseAugmentation(keras.layers.Layer):
             for s in seeds
         ]
 
+    def _draw_seeds(self, seed, indices):
+        """One seed per draw: the layer's or the given stream, or integers
+        derived from `seed` and each of `indices` (uniform draws use 0, 1, ...,
+        normal draws -1, -2, ..., so the two never share a seed)."""
+        if seed is None:
+            seed = self.generator
+        if isinstance(seed, keras.random.SeedGenerator):
+            return [seed] * len(indices)
+        return [derive_seed(seed, index) for index in indices]
+
     def draw_normal(self, images, count, seed=None, sample_shape=()):
         """`count` independent float32 draws of N(0, 1), each of shape
         (N,) + `sample_shape`, N the batch size.
 
-        Seeds work as in `draw_uniform`; the seeds derived here differ from
-        those of `draw_uniform`, so uniform and normal draws made with one
-        seed are independent of each other.
+        Seeds work as in `draw_uniform`; an integer seed derives different
+        seeds from those of `draw_uniform`, so uniform and normal draws made
+        with one integer seed are independent of each other.
         """
         batch_size = ops.shape(images)[0]
         seeds = self._draw_seeds(seed, [-1 - index for index in range(count)])
         shape = (batch_size,) + tuple(sample_shape)
         return [keras.random.normal(shape, seed=s, dtype="float32") for s in seeds]
-
-    def fix_seed(self, seed=None):
-        """The one seed of a call's draws, as an integer or a `SeedTensor`.
-
-        None takes the next seed of the layer's stream, a
-        `keras.random.SeedGenerator` the next of its; integers and
-        `SeedTensor`s are kept. Derive the seeds of the call's separate
-        draws from it with `split_seed`.
-        """
-        if seed is None:
-            seed = self.generator
-        if isinstance(seed, SeedTensor) or not isinstance(
-            seed, keras.random.SeedGenerator
-        ):
-            return seed
-        return SeedTensor(seed.next())
-
-    def _draw_seeds(self, seed, indices):
-        """One seed per draw, derived from the call's seed and each of
-        `indices` (uniform draws use 0, 1, ..., normal draws -1, -2, ...,
-        so the two never share a seed)."""
-        seed = self.fix_seed(seed)
-        return [split_seed(seed, index) for index in indices]
 
     def get_random_transformation(self, images, training=True, seed=None):
         raise NotImplementedError(

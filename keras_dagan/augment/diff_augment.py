@@ -3,7 +3,7 @@ augmentations applied to every image the discriminator sees."""
 
 import keras
 
-from keras_dagan.augment.base import BaseAugmentation, split_seed
+from keras_dagan.augment.base import BaseAugmentation, derive_seed
 from keras_dagan.augment.color import RandomColor
 from keras_dagan.augment.cutout import RandomCutout
 from keras_dagan.augment.translation import RandomTranslation
@@ -109,15 +109,18 @@ class DiffAugment(BaseAugmentation):
         self.augmentations = [builders[name]() for name in self.policy]
 
     def get_random_transformation(self, images, training=True, seed=None):
-        # One seed for the call; each group draws from a seed derived from
-        # it, so the groups stay independent.
-        seed = self.fix_seed(seed)
-        return {
-            name: layer.get_random_transformation(
-                images, training=training, seed=split_seed(seed, index)
+        transformation = {}
+        for index, (name, layer) in enumerate(zip(self.policy, self.augmentations)):
+            # All groups draw from this layer's stream, or from seeds derived
+            # per group from an explicit integer, so groups stay independent.
+            if seed is None or isinstance(seed, keras.random.SeedGenerator):
+                layer_seed = self.generator if seed is None else seed
+            else:
+                layer_seed = derive_seed(seed, index)
+            transformation[name] = layer.get_random_transformation(
+                images, training=training, seed=layer_seed
             )
-            for index, (name, layer) in enumerate(zip(self.policy, self.augmentations))
-        }
+        return transformation
 
     def transform_images(self, images, transformation, training=True):
         if not training:
