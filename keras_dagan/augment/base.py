@@ -71,8 +71,8 @@ class BaseAugmentation(keras.layers.Layer):
     Keeping the two apart lets a GAN draw once and apply the same
     transformation to several tensors, and lets tests fix the parameters.
     `transform_images` must compile under XLA (gathers, masks and matrix
-    ops, no ImageProjectiveTransform): `keras_dagan.GAN` compiles it with
-    XLA even when its train step runs in graph mode.
+    ops, no ImageProjectiveTransform): on TensorFlow, `call` compiles it
+    with XLA even in a graph-mode step (see `jit_compile`).
     Both methods take a batch (rank 4); `call` also accepts one image
     (rank 3). Nothing is clipped: clipping would kill gradients. Inputs keep
     their floating dtype (float16 and bfloat16 included); integer images are
