@@ -321,6 +321,8 @@ class AdaptiveAugment(BaseAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -345,6 +347,7 @@ class AdaptiveAugment(BaseAugmentation):
         value_range=(-1, 1),
         seed=None,
         data_format=None,
+        jit_compile=True,
         **kwargs,
     ):
         self.multipliers = resolve_multipliers(preset, multipliers)
@@ -372,7 +375,7 @@ class AdaptiveAugment(BaseAugmentation):
                 f"resampling) or False (skip it, faster); got {antialias!r}."
             )
         super().__init__(value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
+                         jit_compile=jit_compile, **kwargs)
         self.preset = preset
         self.initial_p = float(p)
         self.target = None if target is None else float(target)
