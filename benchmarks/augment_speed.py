@@ -19,11 +19,22 @@ RandomColorJitter.
 Both run in graph mode (`tf.function`) and under XLA (`jit_compile=True`);
 the script prints milliseconds per step and ratios, and a "best" row with
 each candidate in its faster mode (the stock layers do not compile under
-XLA).
+XLA). Our layers are called as a user calls them, `layer(x, training=True)`:
+in a graph-mode step they compile their own `transform_images` with XLA.
+
+The "graph" table measures that self-compiling path at 64x32x32x3 against
+the original DiffAugment_tf.py functions (mit-han-lab/data-efficient-gans),
+imported from the path given with --reference_diffaugment (not shipped with
+this project), and AdaptiveAugment("bgc") at p = 1 in a plain `tf.function`
+against its time under XLA: every candidate in both modes, interleaved in
+each round.
+
 Run: python benchmarks/augment_speed.py
+     [--reference_diffaugment=path/to/DiffAugment_tf.py] [--tables=graph]
 """
 
 import argparse
+import importlib.util
 import os
 import time
 
@@ -183,6 +194,71 @@ def compare(title, candidates, shapes, rounds):
         print("    best modes: " + ", ".join(f"{n} {m}" for n, (_, m) in fastest.items()))
 
 
+def load_reference_diffaugment(path):
+    """The `DiffAugment` function of the original DiffAugment_tf.py at `path`."""
+    spec = importlib.util.spec_from_file_location("reference_diffaugment", path)
+    if spec is None or not os.path.isfile(path):
+        raise SystemExit(f"--reference_diffaugment: no Python file at {path!r}.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.DiffAugment
+
+
+def compare_modes(title, candidates, shape, iterations, rounds):
+    """Times every candidate in graph mode and under XLA, all interleaved in
+    each round; returns {(name, mode): median ms} and prints them."""
+    x = tf.random.uniform(shape, -1, 1)
+    steps = {}
+    for name, fn in candidates.items():
+        for mode, jit in [("graph", False), ("XLA", True)]:
+            steps[name, mode] = forward_backward(fn, jit, set())
+            steps[name, mode](x).numpy()
+    times = {key: [] for key in steps}
+    for _ in range(rounds):
+        for key, step in steps.items():
+            times[key].append(time_steps(step, x, iterations))
+    median = {key: float(np.median(t)) for key, t in times.items()}
+    print(f"\n{title}, {shape}")
+    print(f"{'candidate':<48}{'graph':>10}{'XLA':>10}{'graph/XLA':>12}")
+    for name in candidates:
+        graph, xla = median[name, "graph"], median[name, "XLA"]
+        print(f"{name:<48}{graph:>10.2f}{xla:>10.2f}{graph / xla:>11.2f}x")
+    return median
+
+
+def graph_mode_table(reference_path, rounds):
+    """The graph-mode rows: our layers called in a plain `tf.function`
+    against the reference functions there, and against their own XLA time."""
+    shape, iterations = (64, 32, 32, 3), 30
+    policy = "color,translation,cutout"
+    diffaugment = DiffAugment(policy)
+    ada = AdaptiveAugment("bgc", p=1.0)
+    layer_name = f'DiffAugment("{policy}") layer'
+    ada_name = 'AdaptiveAugment("bgc"), p = 1'
+    reference_name = "DiffAugment_tf.py reference"
+    candidates = {
+        layer_name: lambda x: diffaugment(x, training=True),
+        "gather/scatter port": gather_scatter_diffaugment,
+        ada_name: lambda x: ada(x, training=True),
+    }
+    if reference_path:
+        reference = load_reference_diffaugment(reference_path)
+        candidates[reference_name] = lambda x: reference(x, policy=policy)
+    median = compare_modes("Graph mode and XLA, forward + backward, ms per step",
+                           candidates, shape, iterations, rounds)
+    print("Targets:")
+    if reference_path:
+        for mode, target in [("graph", 1.5), ("XLA", 1.0)]:
+            ratio = median[reference_name, mode] / median[layer_name, mode]
+            print(f"  DiffAugment layer vs reference, {mode}: {ratio:.2f}x faster "
+                  f"(target >= {target}x: {'met' if ratio >= target else 'NOT met'})")
+    else:
+        print("  (give --reference_diffaugment for the rows against the reference)")
+    ratio = median[ada_name, "graph"] / median[ada_name, "XLA"]
+    print(f"  AdaptiveAugment graph / XLA: {ratio:.2f}x "
+          f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'NOT met'})")
+
+
 def print_row(shape, mode, names, ratio_names, median):
     """One table row: ms per step and each candidate's time over the first's."""
     ours = names[0]
@@ -199,16 +275,8 @@ def print_row(shape, mode, names, ratio_names, median):
         f"{ratio(n):>{max(18, len(r) + 2)}}" for n, r in zip(names[1:], ratio_names)))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="interleaved timing rounds; the median is reported")
-    args = parser.parse_args()
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"{os.cpu_count()} CPU cores; forward+backward ms per step (median of "
-          f"{args.rounds} interleaved rounds)")
-    shapes = [((64, 32, 32, 3), 30), ((16, 256, 256, 3), 5)]
-
+def diffaugment_table(shapes, rounds):
+    """DiffAugment against the port and the stock Keras chain."""
     diffaugment = DiffAugment("color,translation,cutout")
     compare(
         'DiffAugment("color,translation,cutout")',
@@ -217,8 +285,12 @@ def main():
             "gather/scatter": gather_scatter_diffaugment,
             "stock Keras": stock_keras_chain(),
         },
-        shapes, args.rounds,
+        shapes, rounds,
     )
+
+
+def ada_table(shapes, rounds):
+    """ADA "bgc" at p = 1 against the keras.io gan_ada example's layers."""
     ada = AdaptiveAugment("bgc", p=1.0)
     unfiltered = AdaptiveAugment("bgc", p=1.0, antialias=False)
     compare(
@@ -232,8 +304,34 @@ def main():
             "stock Keras": stock_ada_chain(),
             "forward+backward": lambda x: ada(x, training=True),
         },
-        shapes, args.rounds,
+        shapes, rounds,
     )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved timing rounds; the median is reported")
+    parser.add_argument("--reference_diffaugment", default=None,
+                        help="path to the original DiffAugment_tf.py, for the "
+                             "graph table's rows against the reference")
+    parser.add_argument("--tables", default="graph,diffaugment,ada",
+                        help="comma-separated tables to run: graph, diffaugment, ada")
+    args = parser.parse_args()
+    tables = {name.strip() for name in args.tables.split(",")}
+    unknown = tables - {"graph", "diffaugment", "ada"}
+    if unknown:
+        parser.error(f"unknown --tables {sorted(unknown)}; valid: graph, diffaugment, ada")
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+          f"{os.cpu_count()} CPU cores; forward+backward ms per step (median of "
+          f"{args.rounds} interleaved rounds)")
+    if "graph" in tables:
+        graph_mode_table(args.reference_diffaugment, args.rounds)
+    shapes = [((64, 32, 32, 3), 30), ((16, 256, 256, 3), 5)]
+    if "diffaugment" in tables:
+        diffaugment_table(shapes, args.rounds)
+    if "ada" in tables:
+        ada_table(shapes, args.rounds)
 
 
 if __name__ == "__main__":

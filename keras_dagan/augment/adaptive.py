@@ -206,6 +206,20 @@ def _constant(array, like):
     )
 
 
+def _sum_over_replicas(*values):
+    """Sums `values` over the replicas when called in a `tf.distribute`
+    replica context with several replicas; returns them unchanged anywhere
+    else (other backends, one replica, the cross-replica context)."""
+    if keras.backend.backend() != "tensorflow":
+        return values
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return tuple(context.all_reduce("SUM", list(values)))
+
+
 class _Draws:
     """Hands out one independent (N,) draw per call, so the pipeline's draws
     are all distinct even with one integer seed."""
@@ -272,7 +286,9 @@ class AdaptiveAugment(BaseAugmentation):
     bitwise.
 
     p is the layer's non-trainable variable `p`, saved with its weights.
-    With `target` set, `update_probability` implements ADA's controller:
+    With `target` set, `update(real_logits)` (or `update_probability` with
+    the sums, or `stateless_update` in a JAX train step) implements ADA's
+    controller:
     every `interval` calls it compares r_t = E[sign(D(real))] over those
     calls with `target` and moves p by the number of images seen divided by
     `speed_kimg * 1000`, up or down; unlike the reference, p is kept in
@@ -289,7 +305,8 @@ class AdaptiveAugment(BaseAugmentation):
             to keep p fixed.
         speed_kimg: Thousands of images over which p can move by 1 (500 in
             the paper).
-        interval: Number of `update_probability` calls between adjustments
+        interval: Number of controller calls (`update`,
+            `update_probability` or `stateless_update`) between adjustments
             of p (4 in the paper).
         multipliers: Optional dict {transform name: probability multiplier}
             overriding the preset: 0 disables a transform, other values
@@ -304,6 +321,8 @@ class AdaptiveAugment(BaseAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -311,8 +330,8 @@ class AdaptiveAugment(BaseAugmentation):
     ```python
     augment = AdaptiveAugment("bgc", p=0.0, target=0.6)
     # In each training step:
-    d_real = discriminator(augment(real_images))
-    augment.update_probability(ops.sum(ops.sign(d_real)), ops.shape(d_real)[0])
+    real_logits = discriminator(augment(real_images, training=True))
+    augment.update(real_logits)
     ```
     """
 
@@ -328,6 +347,7 @@ class AdaptiveAugment(BaseAugmentation):
         value_range=(-1, 1),
         seed=None,
         data_format=None,
+        jit_compile=True,
         **kwargs,
     ):
         self.multipliers = resolve_multipliers(preset, multipliers)
@@ -355,7 +375,7 @@ class AdaptiveAugment(BaseAugmentation):
                 f"resampling) or False (skip it, faster); got {antialias!r}."
             )
         super().__init__(value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
+                         jit_compile=jit_compile, **kwargs)
         self.preset = preset
         self.initial_p = float(p)
         self.target = None if target is None else float(target)
@@ -675,7 +695,9 @@ class AdaptiveAugment(BaseAugmentation):
         values. Call it once per step from one place: under
         `tf.distribute` from the cross-replica context with globally summed
         values (in a replica context the first replica's values are kept).
-        With `target=None` it changes nothing.
+        With `target=None` it changes nothing. `update(real_logits)` computes
+        both sums, over the replicas too; `stateless_update` is its stateless
+        form.
 
         Args:
             sign_sum: Scalar, the sum of sign(D(real)) over the batch.
@@ -693,17 +715,102 @@ class AdaptiveAugment(BaseAugmentation):
         """
         if self.target is None:
             return ops.convert_to_tensor(self.p)
-        signs = self.accumulated_signs + ops.cast(sign_sum, "float32")
-        images = self.accumulated_images + ops.cast(count, "float32")
-        steps = self.accumulated_steps + 1.0
+        # Tensors, not the variables: JAX's where cannot take a variable.
+        p = ops.convert_to_tensor(self.p)
+        signs = ops.convert_to_tensor(self.accumulated_signs) + ops.cast(sign_sum, "float32")
+        images = ops.convert_to_tensor(self.accumulated_images) + ops.cast(count, "float32")
+        steps = ops.convert_to_tensor(self.accumulated_steps) + 1.0
         due = steps >= self.interval
         r_t = signs / ops.maximum(images, 1.0)
         adjustment = ops.sign(r_t - self.target) * images / (self.speed_kimg * 1000.0)
-        self.p.assign(ops.where(due, ops.clip(self.p + adjustment, 0.0, 1.0), self.p))
+        self.p.assign(ops.where(due, ops.clip(p + adjustment, 0.0, 1.0), p))
         self.accumulated_signs.assign(ops.where(due, 0.0, signs))
         self.accumulated_images.assign(ops.where(due, 0.0, images))
         self.accumulated_steps.assign(ops.where(due, 0.0, steps))
         return ops.convert_to_tensor(self.p)
+
+    def update(self, real_logits):
+        """Feeds the controller D's logits on one step's (augmented) reals.
+
+        The one-call form of `update_probability`: sums sign(real_logits)
+        and counts the images itself. Under `tf.distribute` (TensorFlow
+        backend) it may be called in the replica context, as a `train_step`
+        run by `fit` is: it sums both over the replicas before updating, so
+        every replica moves p by the global batch's statistics. Under JAX,
+        where a traced `train_step` cannot change variables, use
+        `stateless_update`.
+
+        Args:
+            real_logits: D's logits on the step's reals, shape (N,) or
+                (N, 1).
+
+        Returns:
+            The current p, a float32 scalar tensor.
+
+        Example:
+
+        ```python
+        real_logits = discriminator(augment(real_images, training=True))
+        augment.update(real_logits)
+        ```
+        """
+        real_logits = ops.convert_to_tensor(real_logits)
+        if len(real_logits.shape) not in (1, 2) or (
+            len(real_logits.shape) == 2 and real_logits.shape[1] not in (1, None)
+        ):
+            raise ValueError(
+                "update expects one logit per real image, shape (N,) or (N, 1); "
+                f"got shape {tuple(real_logits.shape)}. For a discriminator "
+                "with several outputs per image, pick the real/fake logit, or "
+                "call update_probability(sign_sum, count) with your own sums."
+            )
+        sign_sum = ops.sum(ops.sign(ops.cast(real_logits, "float32")))
+        count = ops.cast(ops.shape(real_logits)[0], "float32")
+        sign_sum, count = _sum_over_replicas(sign_sum, count)
+        return self.update_probability(sign_sum, count)
+
+    def stateless_update(self, non_trainable_variables, real_logits):
+        """`update` for stateless training steps such as JAX's.
+
+        Runs the controller on the given values of the layer's
+        non-trainable variables instead of the variables themselves, which
+        it leaves unchanged, in the style of `stateless_call`.
+
+        Args:
+            non_trainable_variables: Values of
+                `self.non_trainable_variables`, in that order (as
+                `stateless_call` takes and returns them).
+            real_logits: D's logits on the step's reals, shape (N,) or
+                (N, 1).
+
+        Returns:
+            The new values of `self.non_trainable_variables`, in order.
+
+        Example:
+
+        ```python
+        # In a JAX train_step(self, state, data), with `ada` the values of
+        # augment.non_trainable_variables:
+        augmented, ada = augment.stateless_call([], ada, real_images, training=True)
+        real_logits, d_state = discriminator.stateless_call(d_train, d_state, augmented)
+        ada = augment.stateless_update(ada, real_logits)
+        ```
+        """
+        variables = self.non_trainable_variables
+        if len(non_trainable_variables) != len(variables):
+            raise ValueError(
+                f"stateless_update expects {len(variables)} values, one per "
+                "variable of layer.non_trainable_variables "
+                f"({', '.join(v.name for v in variables)}), in that order; got "
+                f"{len(non_trainable_variables)}."
+            )
+        with keras.StatelessScope(state_mapping=list(zip(variables, non_trainable_variables))) as scope:
+            self.update(real_logits)
+        updated = [scope.get_current_value(variable) for variable in variables]
+        return [
+            value if new is None else new
+            for value, new in zip(non_trainable_variables, updated)
+        ]
 
     def get_config(self):
         config = super().get_config()

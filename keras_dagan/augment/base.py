@@ -6,6 +6,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_dagan.augment.compiled import XlaFunction, compiles_separately
+
 _DATA_FORMATS = ("channels_last", "channels_first")
 
 
@@ -93,13 +95,16 @@ class BaseAugmentation(keras.layers.Layer):
       whose first axis is the batch;
     - `transform_images(images, transformation, training=True)` applies such
       a dict, deterministically and differentiably with respect to `images`;
-    - `call` does both, so every call draws fresh parameters.
+    - `call` does both, so every call draws fresh parameters;
+    - `apply_transformation(images, transformation, training=True)` is
+      `transform_images` as `call` runs it: on TensorFlow outside an XLA
+      context, compiled with XLA by itself (see `jit_compile`).
 
     Keeping the two apart lets a GAN draw once and apply the same
     transformation to several tensors, and lets tests fix the parameters.
     `transform_images` must compile under XLA (gathers, masks and matrix
-    ops, no ImageProjectiveTransform): `keras_dagan.GAN` compiles it with
-    XLA even when its train step runs in graph mode.
+    ops, no ImageProjectiveTransform): on TensorFlow, `call` compiles it
+    with XLA even in a graph-mode step (see `jit_compile`).
     Both methods take a batch (rank 4); `call` also accepts one image
     (rank 3). Nothing is clipped: clipping would kill gradients. Inputs keep
     their floating dtype (float16 and bfloat16 included); integer images are
@@ -122,6 +127,12 @@ class BaseAugmentation(keras.layers.Layer):
             draws. None draws a random seed.
         data_format: "channels_last" (N, H, W, C) or "channels_first"
             (N, C, H, W). Defaults to `keras.config.image_data_format()`.
+        jit_compile: On the TensorFlow backend, whether `call` and
+            `apply_transformation` run `transform_images` compiled with XLA
+            (cached per input signature) when called outside an XLA
+            context, in graph mode or eagerly; inside a
+            `jit_compile=True` function it compiles with that function.
+            False runs it op by op. No effect on other backends.
         **kwargs: Base `keras.layers.Layer` arguments such as `name`.
 
     Example:
@@ -140,16 +151,25 @@ class BaseAugmentation(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, value_range=(-1, 1), seed=None, data_format=None, **kwargs):
+    def __init__(self, value_range=(-1, 1), seed=None, data_format=None, jit_compile=True,
+                 **kwargs):
         # autocast=False: an augmentation must not change its input's dtype.
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.value_range = standardize_value_range(value_range)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"seed must be an integer or None; got {seed!r}.")
+        if not isinstance(jit_compile, bool):
+            raise ValueError(
+                "jit_compile must be True (on TensorFlow, compile "
+                "transform_images with XLA where no enclosing function is) or "
+                f"False (run it as called); got {jit_compile!r}."
+            )
         self.seed = seed
         self.data_format = _standardize_data_format(data_format)
+        self.jit_compile = jit_compile
         self.generator = keras.random.SeedGenerator(seed)
+        self._xla_transform_images = XlaFunction(self.transform_images)
         self.built = True
 
     @property
@@ -235,6 +255,32 @@ class BaseAugmentation(keras.layers.Layer):
             f"{type(self).__name__} must implement transform_images."
         )
 
+    def apply_transformation(self, images, transformation, training=True):
+        """Applies `transformation` to `images` as `call` does.
+
+        That is `transform_images`, compiled with XLA by itself when this
+        runs on the TensorFlow backend outside an XLA context (eager or
+        graph mode) and `jit_compile` is True: one compilation per input
+        signature, reused by every later call. Anywhere else, including
+        inside a `jit_compile=True` function, it is `transform_images`
+        itself. Use it to apply draws of `get_random_transformation` as fast
+        as `call` does.
+
+        Args:
+            images: Float batch, rank 4.
+            transformation: The output of `get_random_transformation` for
+                `images`: a dict of tensors.
+            training: False returns `images` unchanged.
+
+        Returns:
+            The transformed batch, same shape and dtype.
+        """
+        if not training:
+            return images
+        if self.jit_compile and compiles_separately():
+            return self._xla_transform_images(images, transformation)
+        return self.transform_images(images, transformation, training=training)
+
     def call(self, images, training=True):
         images = self._validate_images(images)
         if not training:
@@ -243,7 +289,7 @@ class BaseAugmentation(keras.layers.Layer):
         if unbatched:
             images = ops.expand_dims(images, 0)
         transformation = self.get_random_transformation(images, training=training)
-        outputs = self.transform_images(images, transformation, training=training)
+        outputs = self.apply_transformation(images, transformation, training=training)
         if unbatched:
             outputs = ops.squeeze(outputs, 0)
         return outputs
@@ -277,6 +323,7 @@ class BaseAugmentation(keras.layers.Layer):
                 "value_range": self.value_range,
                 "seed": self.seed,
                 "data_format": self.data_format,
+                "jit_compile": self.jit_compile,
             }
         )
         return config

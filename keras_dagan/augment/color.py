@@ -114,6 +114,8 @@ class RandomBrightness(_ColorAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -141,6 +143,8 @@ class RandomSaturation(_ColorAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -167,6 +171,8 @@ class RandomContrast(_ColorAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -194,6 +200,8 @@ class RandomColor(_ColorAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:

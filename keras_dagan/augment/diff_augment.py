@@ -76,6 +76,8 @@ class DiffAugment(BaseAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -99,10 +101,11 @@ class DiffAugment(BaseAugmentation):
         value_range=(-1, 1),
         seed=None,
         data_format=None,
+        jit_compile=True,
         **kwargs,
     ):
         super().__init__(value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
+                         jit_compile=jit_compile, **kwargs)
         self.policy = parse_policy(policy)
         self.translation_ratio = translation_ratio
         self.cutout_ratio = cutout_ratio

@@ -76,6 +76,8 @@ class RandomTranslation(BaseAugmentation):
         seed: Integer seed for reproducible draws, or None.
         data_format: "channels_last" or "channels_first"; defaults to
             `keras.config.image_data_format()`.
+        jit_compile: On TensorFlow, compile the transformation with XLA
+            when called outside XLA (see `BaseAugmentation`); False opts out.
         **kwargs: Base layer arguments such as `name`.
 
     Example:
@@ -87,10 +89,10 @@ class RandomTranslation(BaseAugmentation):
     """
 
     def __init__(self, ratio=0.125, value_range=(-1, 1), seed=None, data_format=None,
-                 **kwargs):
+                 jit_compile=True, **kwargs):
         validate_ratio("ratio", ratio)
         super().__init__(value_range=value_range, seed=seed, data_format=data_format,
-                         **kwargs)
+                         jit_compile=jit_compile, **kwargs)
         self.ratio = ratio
 
     def get_random_transformation(self, images, training=True, seed=None):

@@ -85,9 +85,10 @@ class GAN(keras.Model):
 
     Every augmentation call draws fresh parameters; for
     `keras_dagan.augment` layers they come from the GAN's `seed`, and their
-    `transform_images` is compiled with XLA, on its own in a graph-mode step
-    and with the step in an XLA one, which fuses its elementwise passes. Batch
-    normalization in G normalizes over each replica's batch unless it is
+    `transform_images` is compiled with XLA (see their `jit_compile`), on its
+    own in a graph-mode step and with the step in an XLA one, which fuses its
+    elementwise passes. Batch normalization in G normalizes over each
+    replica's batch unless it is
     `keras.layers.BatchNormalization(synchronized=True)`. Losses are
     averaged over the global batch, so under
     `tf.distribute.MirroredStrategy` the summed replica gradients equal the
@@ -293,12 +294,6 @@ class GAN(keras.Model):
         # numbered weights, so that checkpoints of earlier versions load).
         self._state = _TrainingState()
         self.seed_generator = keras.random.SeedGenerator(seed)
-        if isinstance(augment, BaseAugmentation):
-            # Our layers are XLA-compatible by design; compiling them even in
-            # a graph-mode step fuses their elementwise passes (about 40 %
-            # less augmentation time on CPU).
-            self._compiled_transform_images = tf.function(augment.transform_images,
-                                                          jit_compile=True)
 
         # Subclassed models create their weights on their first call.
         probe_labels = ops.zeros((1,), "int32")
@@ -527,21 +522,6 @@ class GAN(keras.Model):
             labels = step.integers(self.num_classes)
         return z, labels
 
-    def _transform_images(self, images, transformation):
-        """The `keras_dagan.augment` layer's `transform_images`, compiled
-        with XLA on its own unless the whole step is."""
-        if self.jit_compile:
-            # XLA compiles it with the step. Its own tf.function would be a
-            # call, and the function of its second derivative takes the
-            # shapes it reshapes to (constants of the first derivative's
-            # function) as arguments. XLA folds them where it inlines the
-            # calls, but in a `tf.cond` branch (a lazy R1 step, whose penalty
-            # backpropagates twice through the augmentation) it compiles the
-            # calls apart, and those arguments are not the compile-time
-            # constants it needs there.
-            return self.augment.transform_images(images, transformation)
-        return self._compiled_transform_images(images, transformation)
-
     def _views(self, images, path, step):
         """The (num_views, N, ...) stack D scores: the images alone, or with
         DAG the images and T_1(images), ..., T_K(images); then each view is
@@ -551,7 +531,8 @@ class GAN(keras.Model):
             # The common case, kept free of the stacking below: every op
             # here costs dispatch time in a graph-mode step.
             if augmented and isinstance(self.augment, BaseAugmentation):
-                images = self._transform_images(images, step.transformation(self.augment, images))
+                images = self.augment.apply_transformation(
+                    images, step.transformation(self.augment, images))
             elif augmented:
                 images = self.augment(images, training=True)
             return images[None]
@@ -570,7 +551,7 @@ class GAN(keras.Model):
             transformation = tf.nest.map_structure(
                 lambda *parts: ops.concatenate(parts, axis=0), *draws
             )
-            flat = self._transform_images(flat, transformation)
+            flat = self.augment.apply_transformation(flat, transformation)
         else:
             flat = self.augment(flat, training=True)
         return ops.reshape(flat, (num_views, -1) + tuple(views.shape[2:]))

@@ -596,3 +596,80 @@ def test_controller_without_target_keeps_p():
     for _ in range(3):
         layer.update_probability(64.0, 64)
     assert abs(p_of(layer) - 0.3) < 1e-7
+
+
+
+def logits_with(positive, count=64):
+    """(count, 1) logits of which a fraction `positive` is above zero."""
+    above = int(round(positive * count))
+    return np.where(np.arange(count) < above, 2.5, -1.5).astype("float32")[:, None]
+
+
+def state_of(layer):
+    return [numpy(v) for v in layer.non_trainable_variables]
+
+
+def assert_states_close(values, expected):
+    assert len(values) == len(expected)
+    for value, reference in zip(values, expected):
+        np.testing.assert_allclose(numpy(value), reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(64,), (64, 1)])
+def test_update_equals_update_probability_with_the_sums(shape):
+    layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=10, interval=4, seed=3)
+    sums = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=10, interval=4, seed=3)
+    for positive in (0.875, 0.875, 0.125, 0.875, 0.25):
+        returned = layer.update(np.reshape(logits_with(positive), shape))
+        sums.update_probability((2 * positive - 1) * 64, 64)
+        assert_states_close(state_of(layer), state_of(sums))
+        assert float(numpy(returned)) == p_of(layer)
+    # r_t over the first interval is (0.75 + 0.75 - 0.75 + 0.75) / 4 < 0.6.
+    assert abs(p_of(layer) - (0.5 - 64 * 4 / 10_000)) < 1e-6
+    assert float(numpy(layer.accumulated_images)) == 64
+
+
+@pytest.mark.parametrize("positive,direction", [(0.95, 1), (0.3, -1)])
+def test_update_moves_p_towards_the_target(positive, direction):
+    layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=1)
+    history = [p_of(layer)]
+    for _ in range(3):
+        layer.update(logits_with(positive))
+        history.append(p_of(layer))
+    assert np.all(direction * np.diff(history) > 0), history
+
+
+@pytest.mark.parametrize("shape", [(), (8, 2), (8, 1, 1)])
+def test_update_rejects_logits_that_are_not_one_per_image(shape):
+    layer = augment.AdaptiveAugment(target=0.6)
+    with pytest.raises(ValueError, match=r"shape \(N,\) or \(N, 1\)"):
+        layer.update(np.zeros(shape, "float32"))
+
+
+def test_stateless_update_equals_update_and_leaves_the_variables_alone():
+    stateless = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=2, seed=3)
+    stateful = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=2, seed=3)
+    before = state_of(stateless)
+    values = [v.value for v in stateless.non_trainable_variables]
+    for positive in (0.9, 0.95, 0.1, 0.2):
+        values = stateless.stateless_update(values, logits_with(positive))
+        stateful.update(logits_with(positive))
+        assert_states_close(values, state_of(stateful))
+    assert abs(float(numpy(values[0])) - (0.5 + 0.128 - 0.128)) < 1e-6
+    for value, unchanged in zip(before, state_of(stateless)):
+        np.testing.assert_array_equal(value, unchanged)
+
+
+def test_stateless_update_continues_from_stateless_call():
+    layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=1, seed=3)
+    values = [v.value for v in layer.non_trainable_variables]
+    _, values = layer.stateless_call([], values, images(), training=True)
+    values = layer.stateless_update(values, logits_with(1.0))
+    assert abs(float(numpy(values[0])) - 0.564) < 1e-6
+    assert p_of(layer) == 0.5
+
+
+def test_stateless_update_rejects_the_wrong_number_of_values():
+    layer = augment.AdaptiveAugment(target=0.6)
+    with pytest.raises(ValueError, match=r"expects \d+ values.*got 1"):
+        layer.stateless_update([layer.p.value], logits_with(0.5))

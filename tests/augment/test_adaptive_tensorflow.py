@@ -12,16 +12,17 @@ from tests.augment.test_layers import images
 
 
 def test_gan_style_draws_outside_and_xla_transform_inside():
-    # keras_dagan.GAN draws with its own SeedGenerator and compiles only
-    # transform_images, which must not read the variable p.
+    # keras_dagan.GAN draws with its own SeedGenerator and applies the draws
+    # with apply_transformation, which compiles only transform_images: it
+    # must not read the variable p.
     layer = augment.AdaptiveAugment(p=1.0)
     seed = keras.random.SeedGenerator(0)
-    transform = tf.function(layer.transform_images, jit_compile=True)
     x = tf.constant(images((8, 16, 16, 3)))
 
     @tf.function
     def step(x):
-        return transform(x, layer.get_random_transformation(x, training=True, seed=seed))
+        transformation = layer.get_random_transformation(x, training=True, seed=seed)
+        return layer.apply_transformation(x, transformation)
 
     first, second = step(x).numpy(), step(x).numpy()
     assert not np.array_equal(first, second)
@@ -81,6 +82,34 @@ def test_controller_under_mirrored_strategy(context):
     copies = [v.numpy() for v in strategy.experimental_local_results(layer.p.value)]
     assert len(copies) == 2
     np.testing.assert_allclose(copies, 0.5 - 0.064, atol=1e-6)
+
+
+def test_update_sums_over_the_replicas_of_a_mirrored_strategy(mirrored_strategy):
+    # Replica 0 sees only negative logits, replica 1 only positive ones: the
+    # global r_t is 0.5 < 0.6, while replica 1 alone would raise p.
+    with mirrored_strategy.scope():
+        layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=1)
+    logits = mirrored_strategy.experimental_distribute_values_from_function(
+        lambda context: tf.fill([32, 1], -1.0 if context.replica_id_in_sync_group == 0 else 1.0)
+    )
+
+    @tf.function
+    def step(logits):
+        return mirrored_strategy.run(layer.update, args=(logits,))
+
+    step(logits)
+    copies = [v.numpy() for v in mirrored_strategy.experimental_local_results(layer.p.value)]
+    np.testing.assert_allclose(copies, [0.5 - 0.064] * 2, atol=1e-6)
+    assert layer.accumulated_images.numpy() == 0
+
+
+def test_update_in_a_compiled_function_with_an_unknown_batch_size():
+    layer = augment.AdaptiveAugment(p=0.5, target=0.6, speed_kimg=1, interval=1)
+    update = tf.function(
+        layer.update, input_signature=[tf.TensorSpec([None, 1])], jit_compile=True
+    )
+    update(tf.ones([16, 1]))
+    assert abs(layer.p.numpy() - 0.516) < 1e-6
 
 
 def test_weights_checkpoint_restores_p_and_the_accumulators(tmp_path):

@@ -4,6 +4,8 @@ This module uses only keras.ops and NumPy, so it also runs under the torch
 backend (see test_backends.py), proving the layers never touch TensorFlow.
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -237,9 +239,24 @@ def test_gradient_matches_finite_differences(layer_class):
     assert_gradient_matches_finite_differences(layer, x, t, rtol=1e-3, atol=1e-4)
 
 
+def float64_precision():
+    """A context in which float64 inputs are computed in float64: JAX
+    computes them in float32 unless x64 is enabled."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.enable_x64(True)
+    return contextlib.nullcontext()
+
+
 def assert_gradient_matches_finite_differences(layer, x, transformation, rtol, atol):
     """Checks d/dx sum(w * transform_images(x)) at 12 random pixels of a
     float64 batch against central differences."""
+    with float64_precision():
+        _assert_gradient_matches_finite_differences(layer, x, transformation, rtol, atol)
+
+
+def _assert_gradient_matches_finite_differences(layer, x, transformation, rtol, atol):
     weights = images(x.shape, seed=5, dtype="float64")
 
     def objective(v):
