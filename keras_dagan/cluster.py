@@ -133,15 +133,69 @@ def is_chief(strategy):
         print("step", step)
     ```
     """
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+    if not _is_cluster(strategy):
         return True
+    resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type is None:  # a cluster of one, without TF_CONFIG
-        return True
     if task_type == "chief":
         return True
     return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().jobs
+
+
+def computed_by_chief(strategy, compute):
+    """`compute()`, run by the chief alone and its result sent to every
+    other worker of a cluster; elsewhere simply `compute()`.
+
+    For work whose result every worker needs but whose cost only one should
+    pay, such as an evaluation that decides which checkpoint is the best:
+    the other workers wait for the chief's result instead of computing it
+    too. Every worker of the cluster must make the call at the same point
+    (it is a collective operation).
+
+    Args:
+        strategy: The run's `tf.distribute.Strategy`.
+        compute: A function of no arguments returning a JSON-serializable
+            value (e.g. a dict of floats).
+
+    Returns:
+        The chief's `compute()` result, as JSON gives it back (tuples become
+        lists).
+
+    Example:
+
+    ```python
+    scores = computed_by_chief(strategy, lambda: {"fid": fid_now()})
+    ```
+    """
+    if not _is_cluster(strategy):
+        return compute()
+    text = json.dumps(compute()).encode() if is_chief(strategy) else b""
+    length = int(_from_replica_0(strategy, [len(text)])[0])
+    received = _from_replica_0(strategy, list(text) if text else [0] * length)
+    return json.loads(bytes(int(value) for value in received))
+
+
+def _is_cluster(strategy):
+    """Whether `strategy` runs on a cluster of TF_CONFIG (a
+    MultiWorkerMirroredStrategy without one is a cluster of one)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and resolver is not None and resolver.task_type is not None)
+
+
+def _from_replica_0(strategy, values):
+    """Global replica 0's float32 `values` (the chief's first replica:
+    TensorFlow numbers the chief's replicas first), on every replica: a sum
+    over all replicas in which the others add zeros. Integers below 2**24,
+    bytes and lengths here, come through exactly."""
+    values = tf.constant(values, "float32")
+
+    def share():
+        context = tf.distribute.get_replica_context()
+        mine = tf.where(context.replica_id_in_sync_group == 0, values, tf.zeros_like(values))
+        return context.all_reduce("SUM", mine)
+
+    return strategy.experimental_local_results(strategy.run(share))[0].numpy()
 
 
 @contextlib.contextmanager

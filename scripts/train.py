@@ -387,7 +387,9 @@ def stylegan2_networks(num_classes):
     return generator, discriminator
 
 
-def fid_callback():
+def fid_callback(chief):
+    """The FID callback; on a cluster's other workers without the real
+    statistics, which only the chief, who evaluates, needs."""
     from keras_dagan import metrics
 
     extractor = metrics.make_extractor(FLAGS.extractor, FLAGS.inception_path, FLAGS.classifier_path,
@@ -397,9 +399,11 @@ def fid_callback():
     # DiffAugment-StyleGAN2's CIFAR runs against the 10k test images).
     reference = FLAGS.fid_reference
     dataset, split = (reference, "train") if reference.startswith("folder:") else (FLAGS.dataset, reference)
-    statistics = metrics.dataset_statistics(
-        extractor, dataset, split=split, data_dir=FLAGS.data_dir,
-        image_size=(FLAGS.resolution, FLAGS.resolution), cache_dir=FLAGS.cache_dir)
+    statistics = None
+    if chief:
+        statistics = metrics.dataset_statistics(
+            extractor, dataset, split=split, data_dir=FLAGS.data_dir,
+            image_size=(FLAGS.resolution, FLAGS.resolution), cache_dir=FLAGS.cache_dir)
     return metrics.FIDCallback(statistics, extractor, FLAGS.eval_every,
                                num_samples=FLAGS.num_eval_samples, batch_size=250,
                                verbose=FLAGS.verbose > 0)
@@ -420,6 +424,14 @@ def main(argv):
     # Before anything starts TensorFlow: a multi-worker strategy must
     # configure it first.
     devices = strategy()
+    if FLAGS.jit_compile:
+        from keras_dagan.models.distributed_fit import check_xla_support
+
+        try:
+            check_xla_support(devices)
+        except ValueError as error:
+            fail(f"--jit_compile with --strategy={FLAGS.strategy}: {error} Drop --jit_compile, "
+                 "or train on GPUs.")
     check_components()
     keras.utils.set_random_seed(FLAGS.seed)
     if FLAGS.mixed_precision != "none":
@@ -439,6 +451,7 @@ def train(devices, out_dir, written):
 
     from keras_dagan.checkpoint import (BestCheckpoint, CheckpointError, TrainingCheckpoint,
                                         restore_best, restore_latest, saved_steps)
+    from keras_dagan.cluster import is_chief
     from keras_dagan.data import subset_members
     from keras_dagan.divergence import StopOnDivergence, is_finite_state
     from keras_dagan.export import export_generator
@@ -483,13 +496,16 @@ def train(devices, out_dir, written):
     divergence = StopOnDivergence()
     callbacks = [StopAtStep(FLAGS.steps), divergence, TrainingCheckpoint(checkpoints, interval)]
     logs = os.path.join(written, "logs")
-    if FLAGS.sample_every:
+    chief = is_chief(devices)
+    # Grids are only looked at, so only the chief, whose files are kept,
+    # draws them.
+    if FLAGS.sample_every and chief:
         callbacks.append(SampleGrid(os.path.join(written, "samples"), FLAGS.sample_every,
                                     log_dir=os.path.join(logs, "samples"), seed=FLAGS.seed))
     fid = best = None
     if FLAGS.eval_every:
         try:
-            fid = fid_callback()
+            fid = fid_callback(chief)
         except (FileNotFoundError, ValueError, RuntimeError) as error:
             fail(str(error))
         best = BestCheckpoint(checkpoints)

@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from keras_dagan import cluster
-from keras_dagan.cluster import ClusterError, is_chief, multi_worker_strategy, output_dir, tpu_strategy
+from keras_dagan.cluster import (ClusterError, computed_by_chief, is_chief, multi_worker_strategy,
+                                 output_dir, tpu_strategy)
 
 
 def closed_port():
@@ -112,3 +113,17 @@ def test_tpu_strategy_names_the_tpu_it_cannot_reach(monkeypatch):
 def test_tpu_strategy_needs_a_name(tpu):
     with pytest.raises(ClusterError, match="needs the TPU's name or grpc:// address"):
         tpu_strategy(tpu)
+
+
+def test_off_a_cluster_computed_by_chief_is_the_computation_itself():
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"fid": 1.5}
+
+    # A cluster of one (a MultiWorkerMirroredStrategy without TF_CONFIG)
+    # has no other worker to send to.
+    for strategy in (None, tf.distribute.get_strategy(), fake_multi_worker(None, None, [])):
+        assert computed_by_chief(strategy, compute) == {"fid": 1.5}
+    assert len(calls) == 3

@@ -1,5 +1,6 @@
 """`FIDCallback`: scores the EMA generator every N training steps."""
 
+from keras_dagan.cluster import computed_by_chief
 from keras_dagan.metrics.evaluation import score_images
 from keras_dagan.periodic import PeriodicCallback
 from keras_dagan.samples import generated_batches
@@ -15,11 +16,14 @@ class FIDCallback(PeriodicCallback):
     in the callback list, TensorBoard. The noise is fixed (`seed`), so
     successive scores differ only because the generator changed. Steps count
     on from the GAN's `train_steps` (see `PeriodicCallback`), so they
-    continue across resumed runs.
+    continue across resumed runs. On a `MultiWorkerMirroredStrategy` cluster
+    the chief alone evaluates and the other workers receive its scores (see
+    `keras_dagan.cluster.computed_by_chief`).
 
     Args:
         real_statistics: `FeatureStatistics` of the real data, from the same
-            extractor (see `reference_statistics`).
+            extractor (see `reference_statistics`); None on the workers of a
+            cluster other than the chief, which never evaluate.
         extractor: The feature extractor.
         every_n_steps: Evaluation period in training steps.
         num_samples: Generated images per evaluation.
@@ -72,7 +76,10 @@ class FIDCallback(PeriodicCallback):
         return scores
 
     def on_period(self, step, logs):
-        self.latest = self.evaluate()
+        # On a cluster only the chief pays for the evaluation; every worker
+        # logs its scores, so their BestCheckpoint callbacks agree.
+        self.latest = computed_by_chief(getattr(self.model, "distribute_strategy", None),
+                                        self.evaluate)
         self.history.append({"step": step, **self.latest})
         if self.verbose:
             scores = ", ".join(f"{name} {value:.4g}" for name, value in self.latest.items())

@@ -72,7 +72,12 @@ def fit_distributed(gan, dataset, epochs=1, steps_per_epoch=None, initial_epoch=
         raise ValueError("The GAN is not compiled; call gan.compile(d_optimizer=..., "
                          "g_optimizer=...) under the strategy's scope first.")
     strategy = gan.distribute_strategy
-    _check_xla(gan, strategy)
+    if gan.jit_compile:
+        try:
+            check_xla_support(strategy)
+        except ValueError as error:
+            raise ValueError(f"jit_compile=True: {error} Compile the GAN with "
+                             "jit_compile=False, or train on GPUs.") from None
     if not callable(dataset) or isinstance(dataset, tf.data.Dataset):
         dataset = replica_dataset_fn(dataset, gan.d_steps)
     iterator = iter(strategy.distribute_datasets_from_function(dataset))
@@ -162,19 +167,33 @@ def replica_dataset_fn(dataset, d_steps):
     return dataset_fn
 
 
-def _check_xla(gan, strategy):
-    """XLA compiles no cross-worker all-reduce on CPUs: TensorFlow aborts the
-    process ("Collectives are not yet implemented for CPU devices when
-    compiling with XLA"). Refuse before that."""
-    if not (gan.jit_compile and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+def check_xla_support(strategy):
+    """Raises ValueError if XLA cannot compile a train step under
+    `strategy`: XLA compiles no cross-worker all-reduce on CPUs, and
+    TensorFlow aborts the process ("Collectives are not yet implemented for
+    CPU devices when compiling with XLA") instead of raising.
+
+    Args:
+        strategy: A `tf.distribute.Strategy`.
+
+    Raises:
+        ValueError: `strategy` is a MultiWorkerMirroredStrategy of more than
+            one replica on CPU devices; the message names the devices.
+
+    Example:
+
+    ```python
+    check_xla_support(strategy)  # before gan.compile(..., jit_compile=True)
+    ```
+    """
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
             and strategy.num_replicas_in_sync > 1):
         return
     devices = strategy.extended.worker_devices
     if any(tf.DeviceSpec.from_string(device).device_type == "CPU" for device in devices):
         raise ValueError(
-            "jit_compile=True: XLA cannot compile the all-reduce of a MultiWorkerMirroredStrategy "
-            f"on CPU devices ({', '.join(devices)}); compile the GAN with jit_compile=False, or "
-            "train on GPUs.")
+            "XLA cannot compile the all-reduce of a MultiWorkerMirroredStrategy on CPU devices "
+            f"({', '.join(devices)}).")
 
 
 def _train_function(gan, strategy):

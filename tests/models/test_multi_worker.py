@@ -44,9 +44,14 @@ def test_two_workers_train_as_one_process_with_the_same_global_batch(tmp_path):
         # Every worker ends with the same state: weights, EMA, ADA's p.
         np.testing.assert_array_equal(workers[1][name], values, err_msg=name)
     for name, values in history.items():
-        np.testing.assert_allclose(workers[0][f"log_{name}"], values, rtol=1e-4, atol=1e-6,
+        # FID magnifies the last digits of the weights.
+        tolerance = 1e-3 if name in ("fid", "is", "is_std") else 1e-4
+        np.testing.assert_allclose(workers[0][f"log_{name}"], values, rtol=tolerance, atol=1e-6,
                                    err_msg=name)
     for index, weight in enumerate(weights):
         np.testing.assert_allclose(workers[0][f"weight_{index}"], weight, rtol=1e-4, atol=1e-5)
     assert float(workers[0]["p"]) == pytest.approx(p, abs=1e-6)
     assert history["augment_p"][0] != 0.5  # the controller moved p
+    # Only the chief evaluated (worker 1 has no real statistics to score
+    # with), and worker 1 logged the chief's scores.
+    assert len(history["fid"]) == 1 and np.isfinite(history["fid"][0])
