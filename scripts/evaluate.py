@@ -119,8 +119,8 @@ def check_flags(heldout):
                                        ("--memorization", FLAGS.memorization),
                                        ("--leakage", FLAGS.leakage)) if wanted]
     if needs and heldout is None:
-        fail(f"{', '.join(needs)} need held-out real images: --dataset={FLAGS.dataset} is a "
-             "folder, so pass --heldout=folder:PATH (e.g. the test images).")
+        fail(f"{', '.join(needs)}: held-out real images are needed, and --dataset="
+             f"{FLAGS.dataset} is a folder; pass --heldout=folder:PATH (e.g. the test images).")
     if FLAGS.copies_png and not FLAGS.memorization:
         fail("--copies_png needs --memorization.")
 

@@ -3,8 +3,9 @@ augmentation leakage of a generator's samples, and `Diagnostics`, which
 prepares them once for repeated scoring."""
 
 from keras_dagan.diagnostics.data_copying import data_copying, kmeans, mann_whitney_z
-from keras_dagan.diagnostics.diagnose import DETECTOR_STEPS, Diagnostics
+from keras_dagan.diagnostics.diagnose import Diagnostics
 from keras_dagan.diagnostics.leakage import (
+    DETECTOR_STEPS,
     LEAK_FAMILIES,
     LeakageDetector,
     augmentation_leakage,

@@ -15,6 +15,7 @@ import numpy as np
 
 from keras_dagan.diagnostics.data_copying import data_copying
 from keras_dagan.diagnostics.leakage import (
+    DETECTOR_STEPS,
     LEAK_FAMILIES,
     augmentation_leakage,
     train_leakage_detectors,
@@ -23,10 +24,6 @@ from keras_dagan.diagnostics.memorization import memorization, write_copies_png
 from keras_dagan.files import as_uint8
 from keras_dagan.metrics.evaluation import image_features
 from keras_dagan.metrics.manifold import density_coverage, precision_recall
-
-# Training steps per leak detector: about 20 s each on 2 CPU cores at 32 px.
-DETECTOR_STEPS = 500
-
 
 class Diagnostics:
     """Memorization, augmentation leakage and precision/recall of generated samples.
