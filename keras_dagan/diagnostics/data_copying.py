@@ -50,7 +50,10 @@ def kmeans(features, num_cells, seed=0, iterations=100):
     for _ in range(num_cells - 1):
         total = closest.sum()
         # Once every sample coincides with a centroid, any sample will do.
-        index = rng.choice(len(features), p=closest / total) if total > 0 else rng.integers(len(features))
+        if total > 0:
+            index = rng.choice(len(features), p=closest / total)
+        else:
+            index = rng.integers(len(features))
         centroids.append(features[index])
         closest = np.minimum(closest, np.sum(np.square(features - features[index]), axis=1))
     centroids = np.stack(centroids)

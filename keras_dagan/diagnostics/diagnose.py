@@ -11,8 +11,6 @@ extracts the samples' features. The keys it returns:
   `keras_dagan.metrics.manifold`, against the real features given.
 """
 
-import numpy as np
-
 from keras_dagan.diagnostics.data_copying import data_copying
 from keras_dagan.diagnostics.leakage import (
     DETECTOR_STEPS,

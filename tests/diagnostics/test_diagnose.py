@@ -9,7 +9,8 @@ from keras_dagan.metrics import KerasClassifierExtractor
 def pooled_pixels(size=32):
     """A fast stand-in extractor: 4x4 average-pooled pixels."""
     images = keras.Input((size, size, 3))
-    features = keras.layers.Flatten(name="features")(keras.layers.AveragePooling2D(size // 4)(images))
+    pooled = keras.layers.AveragePooling2D(size // 4)(images)
+    features = keras.layers.Flatten(name="features")(pooled)
     return KerasClassifierExtractor(keras.Model(images, features), "features", name="pooled")
 
 
