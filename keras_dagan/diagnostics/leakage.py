@@ -48,8 +48,8 @@ LEAK_FAMILIES = {
 # the transform apart; its leakage is reported as None rather than noise.
 MIN_SEPARATION = 0.2
 
-# Training steps of each detector: about 25 s on 2 CPU cores at 32 px, for
-# the held-out accuracies the README reports.
+# Training steps of each detector: 20 to 90 s on 2 busy CPU cores at 32 px,
+# for the held-out accuracies the README reports.
 DETECTOR_STEPS = 500
 
 # Bump when the detector's architecture or training changes, so that cached
