@@ -169,7 +169,8 @@ def computed_by_chief(strategy, compute):
     """
     if not _is_cluster(strategy):
         return compute()
-    text = json.dumps(compute()).encode() if is_chief(strategy) else b""
+    # NumPy scalars (float32 scores) go as the floats they are.
+    text = json.dumps(compute(), default=float).encode() if is_chief(strategy) else b""
     length = int(_from_replica_0(strategy, [len(text)])[0])
     received = _from_replica_0(strategy, list(text) if text else [0] * length)
     return json.loads(bytes(int(value) for value in received))

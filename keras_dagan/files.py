@@ -69,6 +69,14 @@ def image_grid(images, columns):
     return grid.transpose(0, 2, 1, 3, 4).reshape(rows * height, columns * width, channels)
 
 
+def as_uint8(images):
+    """uint8 images as they are; float images in [-1, 1] mapped to uint8 (clipped)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    return np.clip(np.round((images.astype("float32") + 1) * 127.5), 0, 255).astype("uint8")
+
+
 def write_png(path, image):
     """Writes one image, uint8 or float in [-1, 1] (clipped), as a PNG, atomically.
 
@@ -78,10 +86,7 @@ def write_png(path, image):
     """
     import tensorflow as tf
 
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        image = np.clip(np.round((image.astype("float32") + 1) * 127.5), 0, 255).astype("uint8")
-    encoded = tf.io.encode_png(image).numpy()
+    encoded = tf.io.encode_png(as_uint8(image)).numpy()
     with atomic_path(path) as partial:
         with open(partial, "wb") as file:
             file.write(encoded)

@@ -11,11 +11,13 @@ import re
 
 import numpy as np
 
+from keras_dagan.files import as_uint8
 from keras_dagan.metrics.scores import frechet_distance, kernel_distance, split_score
 from keras_dagan.metrics.statistics import FeatureStatistics
 
 
-def _images_of(batch):
+def images_of(batch):
+    """The images of a batch given alone, as `(images, labels)` or as `{"image": ...}`."""
     if isinstance(batch, dict):
         return batch["image"]
     if isinstance(batch, (tuple, list)):
@@ -65,7 +67,7 @@ def image_statistics(extractor, batches, num_samples, is_splits=10, kid_samples=
     pending_logits, scores = [], []
     seen = 0
     for batch in batches:
-        images = _images_of(batch)
+        images = images_of(batch)
         if num_samples is not None:
             images = images[: num_samples - seen]
         outputs = extractor(images)
@@ -164,13 +166,14 @@ def score_images(extractor, real_statistics, batches, num_samples, is_splits=10,
 
 
 def dataset_statistics(extractor, dataset, split="train", data_dir=None, num_samples=None,
-                       image_size=None, cache_dir=None, batch_size=250):
+                       image_size=None, cache_dir=None, batch_size=250, fraction=1.0,
+                       subset="stratified"):
     """`reference_statistics` of a dataset named as the scripts name it.
 
     Loads `dataset` ("folder:PATH" or a tfds name, see
     `keras_dagan.data.load_dataset`) in one unflipped pass, resized to
     `image_size` if given, and caches the statistics in `cache_dir` under a
-    name keyed by dataset, split, size, extractor and sample count.
+    name keyed by dataset, split, size, subset, extractor and sample count.
 
     Args:
         extractor: The feature extractor.
@@ -181,6 +184,9 @@ def dataset_statistics(extractor, dataset, split="train", data_dir=None, num_sam
         image_size: (height, width) to resize to, or None.
         cache_dir: Cache folder, or None for no caching.
         batch_size: Images per extractor call.
+        fraction: Share of the split to use, as training's `--data_fraction`
+            (the same images: see `load_dataset`).
+        subset: How that share is picked, as `load_dataset`'s `subset`.
 
     Returns:
         A `FeatureStatistics`.
@@ -194,14 +200,89 @@ def dataset_statistics(extractor, dataset, split="train", data_dir=None, num_sam
     real = dataset_statistics(cifar10_extractor(), "cifar10", cache_dir="~/.cache/keras_dagan")
     ```
     """
+    real = _dataset_batches(dataset, split, data_dir, image_size, batch_size, fraction, subset)
+    cache_path = None
+    if cache_dir is not None:
+        size = "" if image_size is None else f"-{image_size[0]}x{image_size[1]}"
+        part = "" if fraction == 1.0 else f"-{subset}{fraction:g}"
+        cache_path = statistics_cache_path(os.path.expanduser(cache_dir), dataset,
+                                           split + size + part, extractor.name,
+                                           num_samples or "all")
+    return reference_statistics(extractor, real, num_samples, cache_path=cache_path)
+
+
+def _dataset_batches(dataset, split, data_dir, image_size, batch_size, fraction, subset):
+    """One unflipped pass over a dataset named as the scripts name it."""
     from keras_dagan.data import load_dataset
 
     real, _ = load_dataset(dataset, split=split, data_dir=data_dir, batch_size=batch_size,
                            flip=False, repeat=False, drop_remainder=False, cache=False, seed=0,
-                           image_size=image_size)
-    cache_path = None
-    if cache_dir is not None:
-        size = "" if image_size is None else f"-{image_size[0]}x{image_size[1]}"
-        cache_path = statistics_cache_path(os.path.expanduser(cache_dir), dataset, split + size,
-                                           extractor.name, num_samples or "all")
-    return reference_statistics(extractor, real, num_samples, cache_path=cache_path)
+                           image_size=image_size, fraction=fraction, subset=subset)
+    return real
+
+
+def dataset_images(dataset, split="train", data_dir=None, image_size=None, fraction=1.0,
+                   subset="stratified", batch_size=250):
+    """All images of a dataset named as the scripts name it, as one uint8 array.
+
+    The images `load_dataset` trains on with the same `fraction` and
+    `subset`, unflipped, in an order fixed by seed 0.
+
+    Args:
+        dataset: "folder:PATH" or a tfds name.
+        split: tfds split.
+        data_dir: tfds data_dir.
+        image_size: (height, width) to resize to, or None.
+        fraction: Share of the split to keep, in (0, 1].
+        subset: How that share is picked (see `load_dataset`).
+        batch_size: Images decoded at once.
+
+    Returns:
+        (N, H, W, C) uint8.
+
+    Example:
+
+    ```python
+    train_images = dataset_images("folder:data/cifar10_quickstart.tar.gz", fraction=0.1)
+    ```
+    """
+    return image_array(_dataset_batches(dataset, split, data_dir, image_size, batch_size,
+                                        fraction, subset))
+
+
+def image_array(batches, num_samples=None):
+    """Collects image batches (as `image_statistics` takes them) into one
+    uint8 array, (N, H, W, C), cut to `num_samples` when given.
+
+    Example:
+
+    ```python
+    images = image_array(generated_batches(generator.sample, 128, 5000, 250))
+    ```
+    """
+    collected, seen = [], 0
+    for batch in batches:
+        images = as_uint8(np.asarray(images_of(batch)))
+        if num_samples is not None:
+            images = images[: num_samples - seen]
+        collected.append(images)
+        seen += len(images)
+        if num_samples is not None and seen >= num_samples:
+            break
+    if not collected:
+        raise ValueError("The image stream is empty.")
+    return np.concatenate(collected)
+
+
+def image_features(extractor, images, batch_size=250):
+    """(N, D) float32 extractor features of an image array, in batches.
+
+    Example:
+
+    ```python
+    features = image_features(cifar10_extractor(), images)
+    ```
+    """
+    features = [np.asarray(extractor(images[start:start + batch_size])["features"])
+                for start in range(0, len(images), batch_size)]
+    return np.concatenate(features).astype("float32")

@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from keras_dagan import GAN
+from keras_dagan.diagnostics import Diagnostics
 from keras_dagan.metrics import FIDCallback, KerasClassifierExtractor, reference_statistics
+from keras_dagan.metrics.callback import scalar_logs
 from keras_dagan.models import dcgan_discriminator, dcgan_generator
 
 LATENT = 8
@@ -54,3 +56,37 @@ def test_fid_goes_into_history_and_tensorboard(num_classes, tmp_path):
 def test_rejects_a_bad_period():
     with pytest.raises(ValueError, match="every_n_steps"):
         FIDCallback(None, None, every_n_steps=0)
+
+
+def test_diagnostics_are_logged_as_one_scalar_per_key(tmp_path):
+    keras.utils.set_random_seed(0)
+    gan = GAN(dcgan_generator(LATENT, 32, width=4), dcgan_discriminator(32, width=4), LATENT,
+              ema_decay=0.5)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (64, 32, 32, 3)).astype("float32")
+    extractor = toy_extractor()
+    diagnostics = Diagnostics(extractor, real[:40], real[40:], leak_families=("cutout",),
+                              detector_steps=2)
+    callback = FIDCallback(reference_statistics(extractor, [real], 64), extractor,
+                           every_n_steps=2, num_samples=30, batch_size=20, is_splits=0,
+                           diagnostics=diagnostics)
+    dataset = tf.data.Dataset.from_tensor_slices(real).batch(8).repeat()
+    logs = tmp_path / "logs"
+    history = gan.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0,
+                      callbacks=[callback, keras.callbacks.TensorBoard(str(logs))])
+    keys = {"fid", "memorization", "data_copying", "precision", "recall", "density", "coverage"}
+    assert keys <= set(history.history)
+    tags = set()
+    for path in glob.glob(str(logs / "train" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    assert {f"epoch_{key}" for key in keys} <= tags
+    # A cutout detector trained for 2 steps on noise cannot separate it: no scalar.
+    assert ("leakage/cutout" in history.history) == (
+        diagnostics.detectors["cutout"].leakage(real) is not None)
+
+
+def test_scalar_logs_flatten_leakage():
+    assert scalar_logs({"fid": 3.0, "leakage": {"cutout": 0.5, "rotation": None}}) == {
+        "fid": 3.0, "leakage/cutout": 0.5}

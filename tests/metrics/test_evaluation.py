@@ -3,8 +3,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_dagan.files import write_png
 from keras_dagan.metrics import (
     KerasClassifierExtractor,
+    dataset_images,
+    dataset_statistics,
+    image_array,
+    image_features,
     image_statistics,
     inception_score,
     reference_statistics,
@@ -71,3 +76,28 @@ def test_scores_rank_a_shifted_distribution_worse():
     assert set(close) == {"fid", "is", "is_std", "kid", "kid_std", "num_samples"}
     assert far["fid"] > 5 * close["fid"]
     assert far["kid"] > 5 * abs(close["kid"])
+
+
+def test_dataset_images_and_statistics_of_a_training_subset(tmp_path):
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        for index in range(20):
+            write_png(tmp_path / "data" / label / f"{index}.png",
+                      rng.integers(0, 256, (8, 8, 3)).astype("uint8"))
+    spec = f"folder:{tmp_path / 'data'}"
+    subset = dataset_images(spec, fraction=0.5)
+    assert subset.shape == (20, 8, 8, 3) and subset.dtype == np.uint8
+    toy = extractor()
+    full = dataset_statistics(toy, spec, cache_dir=tmp_path / "cache")
+    half = dataset_statistics(toy, spec, cache_dir=tmp_path / "cache", fraction=0.5)
+    assert (full.count, half.count) == (40, 20)
+    np.testing.assert_allclose(half.mean, image_features(toy, subset).mean(axis=0), atol=1e-5)
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # one cache file each
+
+
+def test_image_array_collects_and_cuts_batches():
+    batches = [images(6, seed=0), images(6, seed=1)]
+    collected = image_array(iter(batches), num_samples=8)
+    assert collected.shape == (8, 8, 8, 3) and collected.dtype == np.uint8
+    with pytest.raises(ValueError, match="empty"):
+        image_array([])

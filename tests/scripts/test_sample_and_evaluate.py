@@ -75,3 +75,60 @@ def test_evaluate_explains_missing_inception(exported, tmp_path):
     assert result.returncode == 2
     assert "evaluate.py: error: No Inception SavedModel" in result.stderr
     assert "--inception_path" in result.stderr
+
+
+def write_images(folder, count, size, seed):
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        write_png(folder / f"{index}.png", rng.integers(0, 256, (size, size, 3)).astype("uint8"))
+    return folder
+
+
+def save_toy_classifier(path, size=None):
+    """Mean colour features; `size` fixes the input resolution."""
+    images = keras.Input((size, size, 3))
+    features = keras.layers.GlobalAveragePooling2D(name="features")(images)
+    keras.Model(images, keras.layers.Dense(5, name="logits")(features)).save(path)
+    return path
+
+
+def test_evaluate_adds_the_diagnostics_to_its_json_line(exported, tmp_path):
+    train = write_images(tmp_path / "train", 40, 32, seed=0)
+    heldout = write_images(tmp_path / "heldout", 40, 32, seed=1)
+    toy = save_toy_classifier(tmp_path / "toy.keras")
+    result = script("evaluate.py", f"--generator={exported}", f"--dataset=folder:{train}",
+                    f"--heldout=folder:{heldout}", "--reference=test", f"--classifier_path={toy}",
+                    "--classifier_layer=features", "--num_samples=30", "--is_splits=0",
+                    "--batch_size=16", f"--cache_dir={tmp_path / 'cache'}", "--memorization",
+                    "--leakage", "--leak_families=cutout", "--detector_steps=3",
+                    "--precision_recall", f"--copies_png={tmp_path / 'copies.png'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    assert scores["reference"] == "test" and scores["num_real_samples"] == 40
+    for key in ("memorization", "data_copying", "precision", "recall", "density", "coverage"):
+        assert isinstance(scores[key], float), key
+    assert set(scores["leakage"]) == set(scores["detector_accuracy"]) == {"cutout"}
+    assert (tmp_path / "copies.png").exists()
+    assert len(list((tmp_path / "cache" / "leak_detectors").iterdir())) == 1
+
+
+def test_evaluate_diagnostics_errors_are_one_line(exported, tmp_path):
+    small = write_images(tmp_path / "small", 30, 16, seed=0)
+    any_size = save_toy_classifier(tmp_path / "any.keras")
+    fixed = save_toy_classifier(tmp_path / "fixed.keras", size=32)
+    common = [f"--generator={exported}", "--classifier_layer=features", "--num_samples=20",
+              "--is_splits=0", f"--cache_dir={tmp_path / 'cache'}"]
+    cases = {
+        "--memorization: held-out real images are needed": [
+            f"--dataset=folder:{small}", f"--classifier_path={any_size}", "--memorization"],
+        "--generator makes images of shape (32, 32, 3), but the images of": [
+            f"--dataset=folder:{small}", f"--classifier_path={any_size}", "--precision_recall"],
+        "takes images of shape (32, 32, 3); got (16, 16, 3)": [
+            f"--dataset=folder:{small}", f"--classifier_path={fixed}"],
+    }
+    for message, flags in cases.items():
+        result = script("evaluate.py", *common, *flags)
+        assert result.returncode == 2, result.stderr[-3000:]
+        errors = [line for line in result.stderr.splitlines() if line.startswith("evaluate.py")]
+        assert len(errors) == 1 and errors[0].startswith("evaluate.py: error: ")
+        assert message in errors[0]
