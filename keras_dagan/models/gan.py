@@ -338,7 +338,8 @@ class GAN(keras.Model):
             self.apa.share(augment)
         self.consistency = _enabled(
             ConsistencyRegularization(cr_weight_real, cr_weight_fake, cr_augment))
-        _validate_consistency(self.consistency, augment, augment_mode)
+        if self.consistency is not None:
+            self.consistency.check_partner(augment, AUGMENT_MODES[augment_mode])
         self.generator = generator
         self.discriminator = discriminator
         self.dag = dag
@@ -1002,32 +1003,6 @@ def _validate_dag(dag, discriminator):
 def _enabled(regularizer):
     """The regularizer, or None when its weights turn it off."""
     return regularizer if regularizer.enabled else None
-
-
-def _validate_consistency(consistency, augment, augment_mode):
-    """CR/bCR without `cr_augment` compares D's view with the image before
-    augmentation: a path that is not augmented would give a zero penalty."""
-    if consistency is None:
-        return
-    if isinstance(consistency.transform, BaseAugmentation) and (
-            consistency.transform.value_range != (-1.0, 1.0)):
-        raise ValueError(
-            f"The GAN's images are in [-1, 1], but cr_augment {consistency.transform.name!r} has "
-            f"value_range={consistency.transform.value_range}; build it with the default "
-            "value_range=(-1, 1)."
-        )
-    if consistency.transform is not None:
-        return
-    for path, _ in consistency.weights():
-        if augment is None or not AUGMENT_MODES[augment_mode][path]:
-            side = "real" if path == 0 else "fake"
-            raise ValueError(
-                f"cr_weight_{side} > 0 without cr_augment compares D's view of the {side} "
-                f"images with the images before augmentation, but augment={augment!r} with "
-                f"augment_mode={augment_mode!r} leaves them unaugmented, so the penalty would "
-                f"be 0. Pass cr_augment (a layer such as DiffAugment('translation')) or augment "
-                "the path."
-            )
 
 
 def _loss_scaled(optimizer):

@@ -5,7 +5,8 @@ regularization (CR, bCR). R1 and path length live in
 `keras_dagan.models.regularization`."""
 
 from keras_dagan.regularizers.apa import AdaptivePseudoAugmentation
-from keras_dagan.regularizers.consistency import ConsistencyRegularization
+from keras_dagan.regularizers.consistency import ConsistencyAugment, ConsistencyRegularization
 from keras_dagan.regularizers.lecam import LeCam
 
-__all__ = ["AdaptivePseudoAugmentation", "ConsistencyRegularization", "LeCam"]
+__all__ = ["AdaptivePseudoAugmentation", "ConsistencyAugment", "ConsistencyRegularization",
+           "LeCam"]

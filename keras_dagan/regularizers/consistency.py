@@ -17,6 +17,71 @@ augmentation (the pair (DiffAugment(x), x) of its 10 % and 20 % scripts,
 
 import numbers
 
+import keras
+from keras import ops
+
+from keras_dagan.augment.base import BaseAugmentation
+from keras_dagan.augment.diff_augment import DiffAugment
+
+
+@keras.saving.register_keras_serializable(package="keras_dagan")
+class ConsistencyAugment(BaseAugmentation):
+    """The transform T of CR as the DiffAugment BigGAN code's `--CR_augment`
+    spells it: an optional "flip," prefix, a left-right flip of each image
+    with probability 1/2, then a DiffAugment policy ("translation",
+    "color,cutout", ...). Its default, "flip,translation", is the one of
+    the DiffAugment-cr scripts with all the data.
+
+    Args:
+        policy: "flip," or nothing, then DiffAugment policy names.
+        value_range: (low, high) range of the pixel values; (-1, 1) by
+            default, as the GAN's.
+        seed: Integer seed for reproducible draws, or None.
+        data_format: "channels_last" or "channels_first".
+        jit_compile: Compile the transformation with XLA on TensorFlow.
+        **kwargs: Base layer arguments such as `name`.
+
+    Example:
+
+    ```python
+    transform = ConsistencyAugment("flip,translation")
+    penalty = (D(view) - D(transform(view))) ** 2
+    ```
+    """
+
+    def __init__(self, policy="flip,translation", value_range=(-1, 1), seed=None,
+                 data_format=None, jit_compile=True, **kwargs):
+        super().__init__(value_range=value_range, seed=seed, data_format=data_format,
+                         jit_compile=jit_compile, **kwargs)
+        self.policy = policy
+        self.flip = policy == "flip" or policy.startswith("flip,")
+        rest = policy[len("flip"):].lstrip(",") if self.flip else policy
+        self.diff_augment = DiffAugment(rest, value_range=value_range, data_format=data_format,
+                                        jit_compile=jit_compile)
+
+    def get_random_transformation(self, images, training=True, seed=None):
+        transformation = {"diff_augment": self.diff_augment.get_random_transformation(
+            images, training=training, seed=self.generator if seed is None else seed)}
+        if self.flip:
+            (u,) = self.draw_uniform(images, 1, seed)
+            transformation["flip"] = u < 0.5
+        return transformation
+
+    def transform_images(self, images, transformation, training=True):
+        if not training:
+            return images
+        if self.flip:
+            width_axis = 3 if self.data_format == "channels_first" else 2
+            flipped = ops.flip(images, axis=width_axis)
+            images = ops.where(ops.reshape(transformation["flip"], (-1, 1, 1, 1)), flipped,
+                               images)
+        return self.diff_augment.transform_images(images, transformation["diff_augment"])
+
+    def get_config(self):
+        config = super().get_config()
+        config["policy"] = self.policy
+        return config
+
 
 def _check_weight(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
@@ -35,8 +100,8 @@ class ConsistencyRegularization:
             `--CR 10`; bCR: 10).
         weight_fake: Weight of the fake term (bCR: 10; CR: 0).
         transform: A Keras layer T making the partner view from the view D
-            scores (e.g. `DiffAugment("translation")`), or None: the
-            partner is the image before D's augmentation.
+            scores (e.g. `ConsistencyAugment("flip,translation")`), or
+            None: the partner is the image before D's augmentation.
 
     Example:
 
@@ -60,6 +125,36 @@ class ConsistencyRegularization:
         fakes (the GAN's path numbers)."""
         return [(path, weight) for path, weight in ((0, self.weight_real), (1, self.weight_fake))
                 if weight > 0]
+
+    def check_partner(self, augment, augmented_paths):
+        """Raises a ValueError naming the fix when a term would be 0: without
+        `transform`, a path D does not augment has the same image on both
+        sides of the pair. Also checks a `transform`'s value range.
+
+        Args:
+            augment: The GAN's augmentation layer, or None.
+            augmented_paths: Whether each of the GAN's paths (D reals, D
+                fakes, G fakes) is augmented (`AUGMENT_MODES[mode]`).
+        """
+        transform = self.transform
+        if isinstance(transform, BaseAugmentation) and transform.value_range != (-1.0, 1.0):
+            raise ValueError(
+                f"The GAN's images are in [-1, 1], but cr_augment {transform.name!r} has "
+                f"value_range={transform.value_range}; build it with the default "
+                "value_range=(-1, 1)."
+            )
+        if transform is not None:
+            return
+        for path, _ in self.weights():
+            if augment is None or not augmented_paths[path]:
+                side = "real" if path == 0 else "fake"
+                raise ValueError(
+                    f"cr_weight_{side} > 0 without cr_augment compares D's view of the {side} "
+                    f"images with the images before augmentation, but D does not augment them "
+                    f"(augment={augment!r}, augmented paths {augmented_paths}), so the penalty "
+                    "would be 0. Pass cr_augment (a layer such as DiffAugment('translation')) "
+                    "or augment that path."
+                )
 
     @staticmethod
     def penalty(logits, partner_logits):

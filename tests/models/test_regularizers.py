@@ -8,7 +8,12 @@ import tensorflow as tf
 from keras_dagan.augment import AdaptiveAugment, DiffAugment
 from keras_dagan.models import DAG, dag_discriminator
 from keras_dagan.models.gan import GAN
-from keras_dagan.regularizers import AdaptivePseudoAugmentation, ConsistencyRegularization, LeCam
+from keras_dagan.regularizers import (
+    AdaptivePseudoAugmentation,
+    ConsistencyAugment,
+    ConsistencyRegularization,
+    LeCam,
+)
 from tests.models.test_gan import (
     LATENT,
     RecordingAugment,
@@ -62,6 +67,17 @@ def test_lecam_penalty_is_its_formula():
 def test_consistency_penalty_is_its_formula():
     logits, partner = np.array([0.5, -1.0], "float32"), np.array([1.5, 1.0], "float32")
     np.testing.assert_allclose(ConsistencyRegularization.penalty(logits, partner), [1.0, 4.0])
+
+
+def test_consistency_augment_flips_half_the_images_then_applies_its_policy():
+    x = np.random.default_rng(0).uniform(-1, 1, (200, 8, 8, 3)).astype("float32")
+    y = np.asarray(ConsistencyAugment("flip", seed=0)(x))
+    flipped = np.array([np.array_equal(y[i], x[i, :, ::-1]) for i in range(200)])
+    kept = np.array([np.array_equal(y[i], x[i]) for i in range(200)])
+    assert np.all(flipped | kept) and 70 < flipped.sum() < 130
+    translated = ConsistencyAugment("flip,translation", seed=0)
+    assert translated.diff_augment.policy == ("translation",)
+    assert ConsistencyAugment("color").flip is False
 
 
 def linear_discriminator():
@@ -240,9 +256,10 @@ def test_regularizers_match_between_one_device_and_mirrored_strategy(mirrored_st
     np.testing.assert_allclose(mirrored_state, single_state, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("loss,with_dag", [("hinge", True), ("non_saturating", False),
-                                           ("wasserstein", False)])
-def test_all_three_with_each_loss_and_with_dag_and_labels(loss, with_dag):
+@pytest.mark.parametrize("loss,with_dag,cr_augment", [
+    ("hinge", True, None), ("non_saturating", False, "flip,translation"),
+    ("wasserstein", False, None)])
+def test_all_three_with_each_loss_and_with_dag_and_labels(loss, with_dag, cr_augment):
     dag = DAG(["rotation"]) if with_dag else None
     classes = 10 if with_dag else None
     generator, discriminator = tiny_models(num_classes=classes)
@@ -250,7 +267,8 @@ def test_all_three_with_each_loss_and_with_dag_and_labels(loss, with_dag):
         discriminator = dag_discriminator(discriminator, dag.num_heads)
     gan = compiled(GAN(generator, discriminator, LATENT, augment=DiffAugment(), dag=dag,
                        num_classes=classes, loss=loss, lecam_weight=0.3, apa=True,
-                       cr_weight_real=10.0, cr_weight_fake=10.0))
+                       cr_weight_real=10.0, cr_weight_fake=10.0,
+                       cr_augment=cr_augment and ConsistencyAugment(cr_augment)))
     data = real_dataset(labels=with_dag)
     logs = gan.fit(data, steps_per_epoch=1, epochs=1, verbose=0).history
     assert all(np.isfinite(v[0]) for v in logs.values()), logs
