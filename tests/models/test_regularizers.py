@@ -281,7 +281,7 @@ def test_apa_with_ada_shares_one_p_through_training():
     gan = compiled(GAN(*tiny_models(), LATENT, augment=augment, apa=True, apa_target=0.6,
                        apa_kimg=0.01, apa_interval=1, r1_gamma=1.0, r1_interval=2))
     logs = gan.fit(real_dataset(), steps_per_epoch=2, epochs=1, verbose=0).history
-    assert logs["apa_p"] == logs["augment_p"]
+    assert gan.apa.p is augment.p and logs["apa_p"] == logs["augment_p"]
 
 
 @pytest.mark.parametrize("kwargs,match", [
