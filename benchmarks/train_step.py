@@ -14,8 +14,12 @@ and 64 px, batch 16, non-saturating loss, style mixing, EMA, in graph mode:
   - lazy R1 (every 16 D updates) without augmentation, with DiffAugment and
     with ADA (the bgc pipeline at a fixed p = 0.5);
   - with DiffAugment: no R1, and R1 in every D update, for the cost of R1.
+Regularizers (--regularizers): the DCGAN of the default rows in graph mode,
+with DiffAugment("translation,cutout") alone and with LeCam, CR (real term,
+the partner the raw reals) and bCR (both terms), and ADA (bgc, fixed p = 0.5)
+alone and with APA (its own fixed p = 0.5), for each regularizer's overhead.
 Reports the median of interleaved rounds and the ratios the README quotes.
-Run: python benchmarks/train_step.py [--stylegan2]
+Run: python benchmarks/train_step.py [--stylegan2 | --regularizers]
 """
 
 import argparse
@@ -70,9 +74,9 @@ class StepClock(keras.callbacks.Callback):
         return (self.end - self.start) / self.steps * 1000
 
 
-def fit_runner(augment, jit):
+def fit_runner(augment, jit, **regularizers):
     generator, discriminator = networks()
-    gan = GAN(generator, discriminator, LATENT, augment=augment, ema_decay=0.0)
+    gan = GAN(generator, discriminator, LATENT, augment=augment, ema_decay=0.0, **regularizers)
     gan.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit)
     return timed_fit(gan, dataset())
 
@@ -128,6 +132,27 @@ def stylegan2_main(args):
               f"{times['lazy R1, DiffAugment'] / no_r1:.2f}x the step without R1")
 
 
+def regularizers_main(args):
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPU cores; "
+          f"DCGAN-32 (width 64), batch {BATCH}, graph mode, ms per step, median of "
+          f"{args.rounds} rounds of {args.steps} steps")
+    policy = "translation,cutout"
+    runners = {
+        "DiffAugment": fit_runner(DiffAugment(policy), False),
+        "+ LeCam": fit_runner(DiffAugment(policy), False, lecam_weight=0.3),
+        "+ CR": fit_runner(DiffAugment(policy), False, cr_weight_real=10.0),
+        "+ bCR": fit_runner(DiffAugment(policy), False, cr_weight_real=10.0, cr_weight_fake=10.0),
+        "ADA p=0.5": fit_runner(AdaptiveAugment("bgc", p=0.5, target=None), False),
+        "ADA p=0.5 + APA p=0.5": fit_runner(AdaptiveAugment("bgc", p=0.5, target=None), False,
+                                            apa=True, apa_target=None, apa_p=0.5),
+    }
+    times = interleaved(runners, args)
+    print(", ".join(f"{name} {ms:.1f}" for name, ms in times.items()))
+    for name, base in (("+ LeCam", "DiffAugment"), ("+ CR", "DiffAugment"),
+                       ("+ bCR", "DiffAugment"), ("ADA p=0.5 + APA p=0.5", "ADA p=0.5")):
+        print(f"{name}: {times[name] / times[base] - 1:+.1%} against {base}")
+
+
 def interleaved(runners, args):
     """Median ms per step of each runner over interleaved rounds, after one
     round to trace and compile."""
@@ -180,9 +205,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--stylegan2", action="store_true",
                         help="time the StyleGAN2 rows instead of DCGAN's")
+    parser.add_argument("--regularizers", action="store_true",
+                        help="time LeCam, CR, bCR and APA against DiffAugment and ADA alone")
     args = parser.parse_args()
     if args.stylegan2:
         return stylegan2_main(args)
+    if args.regularizers:
+        return regularizers_main(args)
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPU cores; "
           f"DCGAN-32 (width 64), batch {BATCH}, ms per step, median of {args.rounds} rounds "
           f"of {args.steps} steps")

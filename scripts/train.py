@@ -13,6 +13,7 @@ checkpoint. The last line printed is a JSON summary.
 import json
 import math
 import os
+import re
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -91,6 +92,30 @@ flags.DEFINE_integer("pl_interval", 0, "Lazy G regularization: path length every
 flags.DEFINE_bool("zero_nonfinite_gradients", False, "Replace NaN gradients by 0 and infinite "
                   "ones by +-1e5 before each update, as stylegan2-ada-pytorch does for its "
                   "float16 layers; a non-finite loss still stops the run.")
+# Regularizers beyond augmentation (keras_dagan.regularizers)
+flags.DEFINE_float("lecam_weight", 0.0, "LeCam regularization weight (0: off; google/lecam-gan's "
+                   "BigGAN scripts: 0.3).")
+flags.DEFINE_float("lecam_ema_decay", 0.99, "LeCam: decay of the EMAs of D's mean logits, in "
+                   "[0, 1) (the reference's BigGAN code: 0.9, its StyleGAN2 code: 0.99).")
+flags.DEFINE_integer("lecam_start", 0, "LeCam: train steps during which the EMAs copy D's means "
+                     "and the penalty is off (BigGAN code: 1000; 0: zero-debiased EMAs, as its "
+                     "StyleGAN2 code).")
+flags.DEFINE_bool("apa", False, "Adaptive pseudo augmentation (DeceiveD): with probability p, "
+                  "generated images replace D's reals, labelled real.")
+flags.DEFINE_float("apa_target", 0.6, "APA's target for r_t = E[sign(D(real))].")
+flags.DEFINE_float("apa_kimg", 500, "APA speed: thousands of images for p to go from 0 to 1.")
+flags.DEFINE_integer("apa_interval", 4, "APA: steps between p updates.")
+flags.DEFINE_float("apa_p", None, "A fixed APA probability instead of the controller.")
+flags.DEFINE_bool("apa_separate_controller", False, "With --augment=ada: give APA its own p and "
+                  "controller instead of sharing ADA's (DeceiveD's --with-dataaug shares).")
+flags.DEFINE_float("cr_weight_real", 0.0, "Consistency regularization weight on reals (CR; the "
+                   "DiffAugment-cr scripts: 10; 0: off).")
+flags.DEFINE_float("cr_weight_fake", 0.0, "Consistency regularization weight on D's fakes (bCR: "
+                   "10; 0: off).")
+flags.DEFINE_string("cr_augment", "", "CR's transform T of the view v D scores, as the "
+                    "DiffAugment BigGAN code's --CR_augment: \"flip,\" or not, then a DiffAugment "
+                    "policy (its default: flip,translation); empty: the partner is the image "
+                    "before augmentation (the DiffAugment-cr 10 %% and 20 %% scripts).")
 flags.DEFINE_integer("d_steps", 1, "D updates per G update; each gets its own --batch_size reals.")
 # Optimisation
 flags.DEFINE_integer("batch_size", 64, "Global batch of one D update (a step reads "
@@ -253,6 +278,64 @@ def check_components():
         EMASchedule(FLAGS.ema_decay, FLAGS.ema_start, FLAGS.ema_kimg, FLAGS.ema_rampup)
     except ValueError as error:
         fail(str(error).replace("ema_", "--ema_"))
+    try:
+        regularizers()
+    except ValueError as error:
+        fail(re.sub(r"\b(lecam_\w+|apa_\w+|cr_\w+)\b", r"--\1", str(error)))
+
+
+def regularizer_flags():
+    """The GAN's LeCam, APA and CR arguments from the flags. With --apa and
+    --augment=ada's controller, APA shares ADA's p and controller unless
+    --apa_separate_controller; a differing --apa_* setting then stops."""
+    apa = dict(apa=FLAGS.apa, apa_separate_controller=FLAGS.apa_separate_controller)
+    shared = (FLAGS.apa and FLAGS.augment == "ada" and FLAGS.ada_p is None
+              and not FLAGS.apa_separate_controller)
+    if shared:
+        if FLAGS.apa_p is not None:
+            fail(f"--apa_p={FLAGS.apa_p} fixes APA's p, but with --augment=ada APA shares ADA's "
+                 "adaptive p; drop --apa_p or add --apa_separate_controller.")
+        for name in ("target", "kimg", "interval"):
+            mine, theirs = getattr(FLAGS, f"apa_{name}"), getattr(FLAGS, f"ada_{name}")
+            if FLAGS[f"apa_{name}"].present and mine != theirs:
+                fail(f"--apa_{name}={mine} differs from --ada_{name}={theirs}: APA shares ADA's p "
+                     "and controller (DeceiveD's --with-dataaug); give the same value or add "
+                     "--apa_separate_controller.")
+        apa.update(apa_target=FLAGS.ada_target, apa_kimg=FLAGS.ada_kimg,
+                   apa_interval=FLAGS.ada_interval, apa_p=0.0)
+    else:
+        fixed = FLAGS.apa_p is not None
+        apa.update(apa_target=None if fixed else FLAGS.apa_target, apa_kimg=FLAGS.apa_kimg,
+                   apa_interval=FLAGS.apa_interval, apa_p=FLAGS.apa_p if fixed else 0.0)
+    cr_augment = None
+    if FLAGS.cr_augment:
+        from keras_dagan.regularizers import ConsistencyAugment
+
+        try:
+            cr_augment = ConsistencyAugment(FLAGS.cr_augment, seed=FLAGS.seed)
+        except ValueError as error:
+            raise ValueError(f"cr_augment={FLAGS.cr_augment}: {error}") from None
+    return dict(lecam_weight=FLAGS.lecam_weight, lecam_ema_decay=FLAGS.lecam_ema_decay,
+                lecam_start=FLAGS.lecam_start, cr_weight_real=FLAGS.cr_weight_real,
+                cr_weight_fake=FLAGS.cr_weight_fake, cr_augment=cr_augment, **apa)
+
+
+def regularizers():
+    """Builds the flags' regularizers once, so that each checks its own
+    arguments (ValueError) before work starts."""
+    from keras_dagan.models.gan import AUGMENT_MODES
+    from keras_dagan.regularizers import (AdaptivePseudoAugmentation,
+                                          ConsistencyRegularization, LeCam)
+
+    settings = regularizer_flags()
+    LeCam(settings["lecam_weight"], settings["lecam_ema_decay"], settings["lecam_start"])
+    if settings["apa"]:
+        AdaptivePseudoAugmentation(settings["apa_target"], settings["apa_kimg"],
+                                   settings["apa_interval"], settings["apa_p"])
+    consistency = ConsistencyRegularization(settings["cr_weight_real"],
+                                            settings["cr_weight_fake"], settings["cr_augment"])
+    if consistency.enabled:
+        consistency.check_partner(augmentation(), AUGMENT_MODES[FLAGS.augment_mode])
 
 
 def run_flags():
@@ -353,7 +436,8 @@ def build_gan(num_classes):
               ema_rampup=FLAGS.ema_rampup, num_classes=num_classes, seed=FLAGS.seed, dag=heads,
               r1_interval=FLAGS.r1_interval or None, pl_weight=FLAGS.pl_weight,
               zero_nonfinite_gradients=FLAGS.zero_nonfinite_gradients,
-              **({"pl_interval": FLAGS.pl_interval} if FLAGS.pl_interval else {}))
+              **({"pl_interval": FLAGS.pl_interval} if FLAGS.pl_interval else {}),
+              **regularizer_flags())
     gan.compile(d_optimizer=adam("d"), g_optimizer=adam("g"), jit_compile=FLAGS.jit_compile)
     return gan
 

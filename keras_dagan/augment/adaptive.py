@@ -220,6 +220,93 @@ def _sum_over_replicas(*values):
     return tuple(context.all_reduce("SUM", list(values)))
 
 
+
+def validate_controller(p, target, speed_kimg, interval, prefix=""):
+    """Raises a ValueError naming the argument (with `prefix`, e.g. "apa_")
+    when the settings of ADA's overfitting controller are invalid: `p` in
+    [0, 1], `target` in [0, 1] or None (p fixed), `speed_kimg` > 0 and
+    `interval` a positive integer.
+
+    Args:
+        p: Initial probability.
+        target: Target of r_t = E[sign(D(real))], or None.
+        speed_kimg: Thousands of images over which p can move by 1.
+        interval: Controller calls between two adjustments of p.
+        prefix: Prefix of the argument names in the messages.
+
+    Example:
+
+    ```python
+    validate_controller(0.0, 0.6, 500, 4, prefix="apa_")
+    ```
+    """
+    for name, value, valid, rule in [
+        ("p", p, lambda v: 0 <= v <= 1, "in [0, 1]"),
+        ("speed_kimg" if not prefix else "kimg", speed_kimg, lambda v: v > 0,
+         "> 0 (500 in the paper)"),
+    ]:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not valid(value):
+            raise ValueError(f"{prefix}{name} must be a number {rule}; got {value!r}.")
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, numbers.Real)
+        or not 0 <= target <= 1
+    ):
+        raise ValueError(
+            f"{prefix}target must be a number in [0, 1] (0.6 in the paper), or None "
+            f"to keep p fixed; got {target!r}."
+        )
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ValueError(
+            f"{prefix}interval must be a positive integer (4 in the paper); got {interval!r}."
+        )
+
+
+def update_controller(state, sign_sum, count, target, speed_kimg, interval):
+    """One call of ADA's overfitting controller on its state variables.
+
+    Adds `sign_sum` and `count` to the accumulators; on every
+    `interval`-th call, with r_t = accumulated signs / accumulated images,
+    sets p <- clip(p + sign(r_t - target) * images / (speed_kimg * 1000),
+    0, 1) and resets the accumulators. `AdaptiveAugment` (ADA's p) and
+    `keras_dagan.regularizers.AdaptivePseudoAugmentation` (APA's p, which
+    EndlessSora/DeceiveD adapts with the same heuristic) both run it.
+    Graph- and XLA-safe: no Python branching on values.
+
+    Args:
+        state: The float32 scalar variables (p, accumulated signs,
+            accumulated images, accumulated calls).
+        sign_sum: Scalar, the sum of sign(D(real)) over the batch.
+        count: Scalar, the number of real images in the batch.
+        target: Target of r_t, a float in [0, 1].
+        speed_kimg: Thousands of images over which p can move by 1.
+        interval: Calls between two adjustments of p.
+
+    Returns:
+        The new p, a float32 scalar tensor.
+
+    Example:
+
+    ```python
+    state = (p, signs, images, calls)  # four float32 scalar variables
+    update_controller(state, ops.sum(ops.sign(logits)), 64, 0.6, 500, 4)
+    ```
+    """
+    p_variable, signs_variable, images_variable, steps_variable = state
+    # Tensors, not the variables: JAX's where cannot take a variable.
+    p = ops.convert_to_tensor(p_variable)
+    signs = ops.convert_to_tensor(signs_variable) + ops.cast(sign_sum, "float32")
+    images = ops.convert_to_tensor(images_variable) + ops.cast(count, "float32")
+    steps = ops.convert_to_tensor(steps_variable) + 1.0
+    due = steps >= interval
+    r_t = signs / ops.maximum(images, 1.0)
+    adjustment = ops.sign(r_t - target) * images / (speed_kimg * 1000.0)
+    p_variable.assign(ops.where(due, ops.clip(p + adjustment, 0.0, 1.0), p))
+    signs_variable.assign(ops.where(due, 0.0, signs))
+    images_variable.assign(ops.where(due, 0.0, images))
+    steps_variable.assign(ops.where(due, 0.0, steps))
+    return ops.convert_to_tensor(p_variable)
+
+
 class _Draws:
     """Hands out one independent (N,) draw per call, so the pipeline's draws
     are all distinct even with one integer seed."""
@@ -351,24 +438,7 @@ class AdaptiveAugment(BaseAugmentation):
         **kwargs,
     ):
         self.multipliers = resolve_multipliers(preset, multipliers)
-        for name, value, valid, rule in [
-            ("p", p, lambda v: 0 <= v <= 1, "in [0, 1]"),
-            ("speed_kimg", speed_kimg, lambda v: v > 0, "> 0 (500 in the paper)"),
-        ]:
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not valid(value):
-                raise ValueError(f"{name} must be a number {rule}; got {value!r}.")
-        if target is not None and (
-            isinstance(target, bool) or not isinstance(target, numbers.Real)
-            or not 0 <= target <= 1
-        ):
-            raise ValueError(
-                "target must be a number in [0, 1] (0.6 in the paper), or None "
-                f"to keep p fixed; got {target!r}."
-            )
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(
-                f"interval must be a positive integer (4 in the paper); got {interval!r}."
-            )
+        validate_controller(p, target, speed_kimg, interval)
         if not isinstance(antialias, bool):
             raise ValueError(
                 "antialias must be True (band-limit each sample before "
@@ -715,19 +785,9 @@ class AdaptiveAugment(BaseAugmentation):
         """
         if self.target is None:
             return ops.convert_to_tensor(self.p)
-        # Tensors, not the variables: JAX's where cannot take a variable.
-        p = ops.convert_to_tensor(self.p)
-        signs = ops.convert_to_tensor(self.accumulated_signs) + ops.cast(sign_sum, "float32")
-        images = ops.convert_to_tensor(self.accumulated_images) + ops.cast(count, "float32")
-        steps = ops.convert_to_tensor(self.accumulated_steps) + 1.0
-        due = steps >= self.interval
-        r_t = signs / ops.maximum(images, 1.0)
-        adjustment = ops.sign(r_t - self.target) * images / (self.speed_kimg * 1000.0)
-        self.p.assign(ops.where(due, ops.clip(p + adjustment, 0.0, 1.0), p))
-        self.accumulated_signs.assign(ops.where(due, 0.0, signs))
-        self.accumulated_images.assign(ops.where(due, 0.0, images))
-        self.accumulated_steps.assign(ops.where(due, 0.0, steps))
-        return ops.convert_to_tensor(self.p)
+        state = (self.p, self.accumulated_signs, self.accumulated_images, self.accumulated_steps)
+        return update_controller(state, sign_sum, count, self.target, self.speed_kimg,
+                                 self.interval)
 
     def update(self, real_logits):
         """Feeds the controller D's logits on one step's (augmented) reals.

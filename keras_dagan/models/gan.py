@@ -24,6 +24,7 @@ from keras_dagan.models.regularization import (
     r1_penalty,
     run_when,
 )
+from keras_dagan.regularizers import AdaptivePseudoAugmentation, ConsistencyRegularization, LeCam
 
 # Which of the three paths each mode augments: (D real, D fake, G fake).
 AUGMENT_MODES = {
@@ -57,7 +58,13 @@ class GAN(keras.Model):
       length penalty, weighted `pl_weight` * N (phase Greg).
     - Then the EMA generator moves toward G (see `EMASchedule`).
 
-    The regularizers are the pieces of `keras_dagan.models.regularization`.
+    - With APA (`apa=True`), before each D update the reals are replaced,
+      each with probability p, by generated images (still labelled real);
+      with LeCam (`lecam_weight > 0`) and CR/bCR (`cr_weight_real`,
+      `cr_weight_fake`) D's loss gains their penalties; see
+      `keras_dagan.regularizers`.
+
+    R1 and path length are the pieces of `keras_dagan.models.regularization`.
     The lazy steps are extra optimizer steps, as in StyleGAN2, so an
     optimizer's `iterations` counts them; `train_steps` counts train steps
     (G updates) and sets the lazy schedules and the EMA's. Compensate the
@@ -174,6 +181,41 @@ class GAN(keras.Model):
         dag: A `keras_dagan.models.DAG` to train D's transformation heads
             (the discriminator must then be a `DAGDiscriminator` with
             `dag.num_heads` heads, e.g. from `dag_discriminator`), or None.
+        lecam_weight: Weight of LeCam regularization (Tseng et al., 2021):
+            D's loss gains weight * (E[relu(D(x) - ema_fake)^2] +
+            E[relu(ema_real - D(G(z)))^2]), the EMAs tracking D's mean
+            logits on the (augmented) reals and fakes of its updates,
+            head 0's with DAG. 0 (default) disables it; the reference's
+            BigGAN scripts use 0.3. Logs `lecam` (the penalty, unweighted)
+            and the EMAs `lecam_ema_real`, `lecam_ema_fake`.
+        lecam_ema_decay: Decay of the EMAs per D update, in [0, 1): 0.99
+            (the reference's StyleGAN2 code) or 0.9 (its BigGAN code).
+        lecam_start: Train steps during which the EMAs copy D's means and
+            the penalty is off: 0 (StyleGAN2 code, whose EMAs are instead
+            zero-debiased) or 1000 (BigGAN code). See
+            `keras_dagan.regularizers.LeCam`.
+        apa: Adaptive pseudo augmentation (Jiang et al., 2021): with
+            probability p each real image of a D update is replaced by a
+            generated one, labelled real. Logs `apa_p`.
+        apa_target: APA's target for r_t = E[sign(D(real))] (0.6), or None
+            for a fixed p (`apa_p`).
+        apa_kimg: Thousands of images over which APA's p can move by 1
+            (500).
+        apa_interval: Train steps between two adjustments of APA's p (4).
+        apa_p: APA's initial p, or its fixed p with `apa_target=None`.
+        apa_separate_controller: With an `AdaptiveAugment` whose `target`
+            is set, APA shares its p and controller by default (DeceiveD's
+            `--with-dataaug`; the two settings must then agree); True gives
+            APA its own p and controller.
+        cr_weight_real: Weight of consistency regularization on reals,
+            E[(D(v) - D(v'))^2] with v the real view D scores (CR, Zhang et
+            al., 2020; the DiffAugment-cr scripts: 10); 0 disables it.
+        cr_weight_fake: Weight of the same term on D's fakes (bCR, Zhao et
+            al., 2021: 10 with `cr_weight_real=10`); 0 disables it.
+        cr_augment: The layer T making the partner view v' = T(v) of CR and
+            bCR, or None (default): v' is the image before augmentation
+            (the pair (DiffAugment(x), x) of the DiffAugment-cr 10 % and
+            20 % scripts). See `keras_dagan.regularizers.ConsistencyRegularization`.
         **kwargs: `keras.Model` arguments such as `name`.
 
     Example:
@@ -224,6 +266,18 @@ class GAN(keras.Model):
         num_classes=None,
         seed=None,
         dag=None,
+        lecam_weight=0.0,
+        lecam_ema_decay=0.99,
+        lecam_start=0,
+        apa=False,
+        apa_target=0.6,
+        apa_kimg=500,
+        apa_interval=4,
+        apa_p=0.0,
+        apa_separate_controller=False,
+        cr_weight_real=0.0,
+        cr_weight_fake=0.0,
+        cr_augment=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -274,6 +328,18 @@ class GAN(keras.Model):
                 f"unconditional GAN; got {num_classes!r}."
             )
         _validate_dag(dag, discriminator)
+        self.lecam = _enabled(LeCam(lecam_weight, lecam_ema_decay, lecam_start))
+        if not isinstance(apa, bool):
+            raise ValueError(f"apa must be True or False; got {apa!r}.")
+        self.apa = None
+        if apa:
+            self.apa = AdaptivePseudoAugmentation(apa_target, apa_kimg, apa_interval, apa_p,
+                                                  apa_separate_controller)
+            self.apa.share(augment)
+        self.consistency = _enabled(
+            ConsistencyRegularization(cr_weight_real, cr_weight_fake, cr_augment))
+        if self.consistency is not None:
+            self.consistency.check_partner(augment, AUGMENT_MODES[augment_mode])
         self.generator = generator
         self.discriminator = discriminator
         self.dag = dag
@@ -319,6 +385,11 @@ class GAN(keras.Model):
             names.insert(2, "r1")
         if self.pl_weight > 0:
             names.insert(2, "pl_penalty")
+        if self.lecam is not None:
+            names.append("lecam")
+        if self.consistency is not None:
+            names.extend(f"cr_{side}" for side in ("real", "fake")
+                         if getattr(self.consistency, f"weight_{side}") > 0)
         if dag is not None:
             names.extend(f"d_loss_{head}" for head in dag.head_names)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
@@ -391,20 +462,29 @@ class GAN(keras.Model):
     def save_own_variables(self, store):
         super().save_own_variables(store)
         store["seed_generator_state"] = self.seed_generator.state.numpy()
-        for name, variable in self._state.named():
+        for name, variable in self._named_state():
             store[name] = variable.numpy()
 
     def load_own_variables(self, store):
         keys = set(store.keys())
         if "seed_generator_state" in keys:
             self.seed_generator.state.assign(store["seed_generator_state"][...])
-        named = dict(self._state.named())
+        named = dict(self._named_state())
         for name, variable in named.items():
             if name in keys:
                 variable.assign(store[name][...])
         self._state.missing_steps = "train_steps" not in keys
         own = {key: store[key] for key in keys - set(named) - {"seed_generator_state"}}
         super().load_own_variables(own)
+
+    def _named_state(self):
+        """(name, variable) of the training state saved beside the weights:
+        the step count, pl_mean, and the regularizers' EMAs and p."""
+        named = self._state.named()
+        for regularizer in (self.lecam, self.apa):
+            if regularizer is not None:
+                named = named + regularizer.named()
+        return named
 
     def load_weights(self, filepath, *args, **kwargs):
         """`keras.Model.load_weights`; weights saved before the GAN counted
@@ -448,7 +528,10 @@ class GAN(keras.Model):
         for index in range(self.d_steps):
             rows = slice(index * local_batch, (index + 1) * local_batch)
             reals, real_labels = real[rows], None if labels is None else labels[rows]
-            # D: its loss, plus R1 unless lazy; then lazy R1 when due.
+            # APA: generated images in place of some reals, labelled real.
+            reals = self._pseudo_augment(reals, real_labels, step)
+            # D: its loss, plus R1 unless lazy, LeCam and CR; then lazy R1
+            # when due.
             d_logs = self._discriminator_update(reals, real_labels, step)
             if self.r1_gamma > 0 and self.r1.lazy:
                 d_update = self.train_steps * self.d_steps + index
@@ -476,19 +559,31 @@ class GAN(keras.Model):
         results = {name: tracker.result() for name, tracker in self._trackers.items()}
         if isinstance(self.augment, AdaptiveAugment):
             results["augment_p"] = ops.convert_to_tensor(self.augment.p)
+        if self.apa is not None:
+            results["apa_p"] = ops.convert_to_tensor(self.apa.p)
+        if self.lecam is not None:
+            results["lecam_ema_real"] = ops.convert_to_tensor(self.lecam.ema_real)
+            results["lecam_ema_fake"] = ops.convert_to_tensor(self.lecam.ema_fake)
         return results
 
     def _adapt_augment_probability(self, r_t, local_batch):
-        """Feeds ADA's controller the step's sum of sign(D(real)) over the
-        global batch (the first D update's reals), once per train step."""
-        if not isinstance(self.augment, AdaptiveAugment) or self.augment.target is None:
+        """Feeds ADA's controller, and APA's own, the step's sum of
+        sign(D(real)) over the global batch (the first D update's reals,
+        pseudo ones included), once per train step."""
+        controllers = []
+        if isinstance(self.augment, AdaptiveAugment) and self.augment.target is not None:
+            controllers.append(self.augment.update_probability)
+        if self.apa is not None:
+            controllers.append(self.apa.update)
+        if not controllers:
             return
         count = tf.cast(local_batch, "float32")
 
         def update(strategy, sign_sum, count):
-            return self.augment.update_probability(
-                strategy.reduce("SUM", sign_sum, axis=None), strategy.reduce("SUM", count, axis=None)
-            )
+            sign_sum = strategy.reduce("SUM", sign_sum, axis=None)
+            count = strategy.reduce("SUM", count, axis=None)
+            for controller in controllers:
+                controller(sign_sum, count)
 
         tf.distribute.get_replica_context().merge_call(update, args=(r_t * count, count))
 
@@ -586,18 +681,30 @@ class GAN(keras.Model):
         fake = tf.stop_gradient(fake)
         with tf.GradientTape() as tape:
             if with_r1:
-                real_logits, r1 = self._real_logits_and_r1(real, labels, step)
+                real_views, real_logits, r1 = self._real_logits_and_r1(real, labels, step)
             else:
-                real_logits = self._logits(self._views(real, 0, step), labels)
-            fake_logits = self._logits(self._views(fake, 1, step), fake_labels)
+                real_views = self._views(real, 0, step)
+                real_logits = self._logits(real_views, labels)
+            fake_views = self._views(fake, 1, step)
+            fake_logits = self._logits(fake_views, fake_labels)
             per_head = tf.reshape(
                 discriminator_loss(self.loss_name, real_logits, fake_logits),
                 tf.shape(real_logits),
             )
             per_sample = self._summed_over_heads(per_head, for_generator=False)
-            total = per_sample
+            # Each penalty: (weight, per-sample values), head 0's with DAG.
+            penalties = {}
             if with_r1:
-                total = total + self.r1.step_weight * r1
+                penalties["r1"] = (self.r1.step_weight, r1)
+            if self.lecam is not None:
+                penalties["lecam"] = self._lecam_penalty(real_logits[0], fake_logits[0], step)
+            if self.consistency is not None:
+                penalties.update(self._consistency_penalties(
+                    ((real, real_views, real_logits, labels),
+                     (fake, fake_views, fake_logits, fake_labels)), step))
+            total = per_sample
+            for weight, values in penalties.values():
+                total = total + weight * values
             loss = tf.reduce_sum(total) / tf.cast(step.global_batch, "float32")
             scaled = self.d_optimizer.scale_loss(loss)
         self._apply(self.d_optimizer, tape.gradient(scaled, self.discriminator.trainable_variables),
@@ -608,8 +715,8 @@ class GAN(keras.Model):
             "d_fake": tf.reduce_mean(fake_logits[0]),
             "r_t": tf.reduce_mean(tf.sign(real_logits[0])),
         }
-        if with_r1:
-            logs["r1"] = tf.reduce_mean(r1)
+        for name, (_, values) in penalties.items():
+            logs[name] = tf.reduce_mean(values)
         if self.dag is not None:
             for index, head in enumerate(self.dag.head_names):
                 logs[f"d_loss_{head}"] = tf.reduce_mean(per_head[index])
@@ -626,7 +733,7 @@ class GAN(keras.Model):
             labels = labels[0] if labels else None
             step = self._replica_draws(tf.shape(real)[0])
             with tf.GradientTape() as tape:
-                r1 = self._real_logits_and_r1(real, labels, step, head_0_only=True)[1]
+                r1 = self._real_logits_and_r1(real, labels, step, head_0_only=True)[2]
                 global_batch = tf.cast(step.global_batch, "float32")
                 loss = self.r1.step_weight * tf.reduce_sum(r1) / global_batch
                 scaled = self.d_optimizer.scale_loss(loss)
@@ -640,7 +747,7 @@ class GAN(keras.Model):
         return run_when(due, dreg, *args), tf.cast(due, "float32")
 
     def _real_logits_and_r1(self, real, labels, step, head_0_only=False):
-        """D's logits on the real views and the per-sample R1 penalty
+        """The real views, D's logits on them and the per-sample R1 penalty
         ||grad D||^2 of head 0, taken with respect to x or, without
         `r1_through_augment`, to augment(x); with `head_0_only`, no other
         head's logits."""
@@ -653,7 +760,45 @@ class GAN(keras.Model):
         if self.dag is not None and not head_0_only:
             transformed = self._logits(real_views[1:], labels, heads=range(1, self.dag.num_heads))
             real_logits = ops.concatenate([real_logits, transformed], axis=0)
-        return real_logits, r1
+        return real_views, real_logits, r1
+
+    def _pseudo_augment(self, real, labels, step):
+        """APA: each real replaced with probability p by a generated image,
+        made for the occasion with the reals' labels, without gradient."""
+        if self.apa is None:
+            return real
+        z, _ = self._sample(step, with_labels=False)
+        pseudo = self.generator(self._generator_inputs(z, labels), training=True)
+        return self.apa.mix(real, tf.stop_gradient(pseudo), step.uniform())
+
+    def _lecam_penalty(self, real_logits, fake_logits, step):
+        """LeCam: the EMAs move toward this update's mean logits, then
+        (weight once started, per-sample penalty)."""
+        ema_real, ema_fake = self.lecam.update_averages(
+            real_logits, fake_logits, step.global_batch, self.train_steps)
+        weight = self.lecam.weight * self.lecam.active(self.train_steps)
+        return weight, self.lecam.penalty(real_logits, fake_logits, ema_real, ema_fake)
+
+    def _consistency_penalties(self, paths, step):
+        """CR and bCR: {"cr_real": (weight, values), "cr_fake": ...} for the
+        enabled terms; `paths` holds per path (images, views, logits,
+        labels). Head 0's view v against T(v), or against the image before
+        augmentation without `cr_augment`."""
+        penalties = {}
+        for path, weight in self.consistency.weights():
+            images, views, logits, labels = paths[path]
+            transform = self.consistency.transform
+            if transform is None:
+                partner = images
+            elif isinstance(transform, BaseAugmentation):
+                partner = transform.apply_transformation(
+                    views[0], step.transformation(transform, views[0]))
+            else:
+                partner = transform(views[0], training=True)
+            partner_logits = self._logits(partner[None], labels, heads=(0,))
+            name = "cr_real" if path == 0 else "cr_fake"
+            penalties[name] = (weight, self.consistency.penalty(logits[0], partner_logits[0]))
+        return penalties
 
     def _generator_update(self, step):
         z, fake_labels = self._sample(step, with_labels=True)
@@ -785,6 +930,10 @@ class _ReplicaDraws:
                                     seed=self.seed_generator)
         return self._own(draws)
 
+    def uniform(self):
+        """(local batch,) draws uniform in [0, 1), drawn for the global batch."""
+        return self._own(keras.random.uniform((self.global_batch,), seed=self.seed_generator))
+
     def integers(self, maxval):
         draws = keras.random.randint((self.global_batch,), 0, maxval, seed=self.seed_generator)
         return self._own(tf.cast(draws, "int32"))
@@ -849,6 +998,11 @@ def _validate_dag(dag, discriminator):
         f"{dag.num_heads}; got {got}. Wrap a bundled discriminator with "
         f"dag_discriminator(discriminator, {dag.num_heads})."
     )
+
+
+def _enabled(regularizer):
+    """The regularizer, or None when its weights turn it off."""
+    return regularizer if regularizer.enabled else None
 
 
 def _loss_scaled(optimizer):

@@ -80,7 +80,7 @@ def test_paper_flagfiles_follow_their_reference_script(train, config):
     text = Path(config).read_text()
     if "_dag_" in stem:
         assert f"dag-biggan-cifar10-0.{percent // 10}.sh" in text and flags.augment == "none"
-    elif not stem.endswith("_ada"):
+    elif stem.endswith(("_baseline", "_diffaugment")):
         suffix = "" if percent == 100 else f"-0.{percent // 10}"
         prefix = "DiffAugment-" if stem.endswith("diffaugment") else ""
         assert f"scripts/{prefix}biggan-{dataset}{suffix}.sh" in text
