@@ -1,7 +1,8 @@
 """The limited-data report: FID, precision, recall, memorization and leakage per arm.
 
 Trains DCGAN with each arm (`none`, `diffaugment`, `ada`, `dag`: DAG's
-rotation heads) on 10 % and 1 % of CIFAR-10 (the shipped
+rotation heads; `diffaugment_lecam`, `diffaugment_cr`, `ada_apa`: the
+regularizers with the augmentation they were published with) on 10 % and 1 % of CIFAR-10 (the shipped
 data/cifar10_quickstart.tar.gz, 500 images per class, and a stratified
 tenth of it), for the same steps and several seeds, with a classifier-FID
 against the CIFAR-10 test images every `--eval_every` steps
@@ -23,8 +24,9 @@ background and rerun the same command after a stop:
     nohup python benchmarks/limited_data.py --heldout=folder:PATH/cifar10/test \\
         --out=runs/limited_data > runs/limited_data.log 2>&1 &
 
-The defaults (4k steps of batch 32, 3 seeds, 2 shares, 4 arms: 24 runs)
-take about a day on 2 CPU cores. Not run in CI.
+The defaults (4k steps of batch 32, 3 seeds, 2 shares, 7 arms: 42 runs)
+take roughly 10 hours on 2 idle CPU cores; choose with `--arms`, `--shares`,
+`--seeds` and `--steps`. Not run in CI.
 """
 
 import argparse
@@ -44,6 +46,16 @@ ARMS = {
     "diffaugment": ["--augment=diffaugment", "--policy=color,translation,cutout"],
     "ada": ["--augment=ada"],
     "dag": ["--augment=none", "--dag=rotation"],
+    # The regularizers of issue 18 on top of the augmentation they were
+    # published with: LeCam as google/lecam-gan's BigGAN code configures it
+    # (weight 0.3, EMA decay 0.9 from step 1000), CR as the DiffAugment-cr
+    # 10 % scripts (weight 10, DiffAugment(x) against x), APA sharing ADA's
+    # p as DeceiveD with --with-dataaug.
+    "diffaugment_lecam": ["--augment=diffaugment", "--policy=color,translation,cutout",
+                          "--lecam_weight=0.3", "--lecam_ema_decay=0.9", "--lecam_start=1000"],
+    "diffaugment_cr": ["--augment=diffaugment", "--policy=color,translation,cutout",
+                       "--cr_weight_real=10"],
+    "ada_apa": ["--augment=ada", "--apa"],
 }
 # The shipped archive holds 10 % of CIFAR-10's training images; a tenth of
 # it is 1 %.
