@@ -45,7 +45,7 @@ def train(strategy):
     with strategy.scope():
         # Not compiled by itself with XLA: compiling it would take most of
         # the test's time (the quickstart test runs self-compiled layers).
-        augment = AdaptiveAugment("bgc", p=0.5, target=0.6, speed_kimg=0.05, interval=1, seed=1,
+        augment = AdaptiveAugment("bg", p=0.5, target=0.6, speed_kimg=0.05, interval=1, seed=1,
                                   jit_compile=False)
         # One DAG transformation with random draws: each view's augmentation is
         # traced apart, and rotation's four views would double the trace.
