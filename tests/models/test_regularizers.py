@@ -231,6 +231,7 @@ def test_lecam_and_apa_state_survive_save_and_load(tmp_path):
     assert float(gan.apa.p) != 0.3 and float(gan.lecam.ema_weight) > 0
 
 
+@pytest.mark.slow
 def test_regularizers_match_between_one_device_and_mirrored_strategy(mirrored_strategy):
     augment = DiffAugment()
 
