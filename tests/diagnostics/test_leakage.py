@@ -27,22 +27,27 @@ def unit_float(images):
     return images.astype("float32") / 127.5 - 1
 
 
+# Slow: the detectors they share train for about 20 s.
+@pytest.mark.slow
 def test_cutout_samples_are_flagged_for_cutout_only(detectors, cifar_parts):
     cut = family_transform("cutout", seed=5)(unit_float(cifar_parts["unseen"]))
     leakage = leakage_of(detectors[0], cut)
     assert leakage["cutout"] > 0.8 and leakage["rotation"] < 0.3
 
 
+@pytest.mark.slow
 def test_quarter_turns_are_flagged_for_rotation(detectors, cifar_parts):
     turned = family_transform("rotation", seed=5)(unit_float(cifar_parts["unseen"]))
     assert leakage_of(detectors[0], turned)["rotation"] > 0.7
 
 
+@pytest.mark.slow
 def test_clean_real_images_are_flagged_for_nothing(detectors, cifar_parts):
     leakage = leakage_of(detectors[0], cifar_parts["unseen"])
     assert leakage["cutout"] < 0.15 and leakage["rotation"] < 0.15
 
 
+@pytest.mark.slow
 def test_detectors_are_cached_and_reloaded(detectors, cifar_parts):
     trained, cache = detectors
     assert len(list((cache / "leak_detectors").glob("*.keras"))) == 2
@@ -54,6 +59,7 @@ def test_detectors_are_cached_and_reloaded(detectors, cifar_parts):
                                   trained["cutout"].flagged(images))
 
 
+@pytest.mark.slow
 def test_wrong_image_size_and_family_are_explained(detectors):
     with pytest.raises(ValueError, match=r"trained on images of shape \(32, 32, 3\); the images "
                                          r"have shape \(16, 16, 3\)"):

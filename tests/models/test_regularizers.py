@@ -257,6 +257,7 @@ def test_regularizers_match_between_one_device_and_mirrored_strategy(mirrored_st
     np.testing.assert_allclose(mirrored_state, single_state, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss,with_dag,cr_augment", [
     ("hinge", True, None), ("non_saturating", False, "flip,translation"),
     ("wasserstein", False, None)])
