@@ -2,9 +2,10 @@
 
 Trains DCGAN with each arm (`none`, `diffaugment`, `ada`, `dag`: DAG's
 rotation heads; `diffaugment_lecam`, `diffaugment_cr`, `ada_apa`: the
-regularizers with the augmentation they were published with) on 10 % and 1 % of CIFAR-10 (the shipped
-data/cifar10_quickstart.tar.gz, 500 images per class, and a stratified
-tenth of it), for the same steps and several seeds, with a classifier-FID
+regularizers with the augmentation they were published with) on 10 %, 1 %
+and 0.2 % of CIFAR-10 (the shipped data/cifar10_quickstart.tar.gz, 500
+images per class, and stratified subsets of it: 50 and 10 per class), for
+the same steps and several seeds, with a classifier-FID
 against the CIFAR-10 test images every `--eval_every` steps
 (`scripts/train.py`). Each exported generator is then scored by
 `scripts/evaluate.py --memorization --leakage --precision_recall
@@ -12,9 +13,9 @@ against the CIFAR-10 test images every `--eval_every` steps
 
 - `report.md`: per data share and arm, the mean and the spread (standard
   deviation) over seeds of the final FID, precision, recall, memorization,
-  C_T and the largest leakage over the transform families;
-- `fid_vs_steps.png`: FID against steps per arm, the mean over seeds with a
-  band from the lowest to the highest seed (needs matplotlib);
+  C_T, the largest leakage over the transform families and the last r_t;
+- `fid_vs_steps.png`: FID and r_t against steps per arm, the mean over
+  seeds with a band from the lowest to the highest seed (needs matplotlib);
 - one folder per run with train.py's and evaluate.py's outputs.
 
 Resumable: a finished run (its `diagnostics.json` exists) is skipped and an
@@ -24,9 +25,13 @@ background and rerun the same command after a stop:
     nohup python benchmarks/limited_data.py --heldout=folder:PATH/cifar10/test \\
         --out=runs/limited_data > runs/limited_data.log 2>&1 &
 
-The defaults (4k steps of batch 32, 3 seeds, 2 shares, 7 arms: 42 runs)
-take roughly 10 hours on 2 idle CPU cores; choose with `--arms`, `--shares`,
-`--seeds` and `--steps`. Not run in CI.
+A run of 2,000 steps takes about 4 minutes on 2 idle CPU cores, its
+evaluation included (the first evaluation on a data share also trains the
+leak detectors, a few minutes, cached after): the defaults (4k steps, 3
+seeds, 3 shares, 7 arms: 63 runs) take about 8 hours; choose with `--arms`,
+`--shares`, `--seeds` and `--steps`, and make D stronger with `--lr_d` and
+`--d_steps` (a different `--out` per configuration: runs are found by data
+share, arm and seed alone). Not run in CI.
 """
 
 import argparse
@@ -58,12 +63,12 @@ ARMS = {
     "ada_apa": ["--augment=ada", "--apa"],
 }
 # The shipped archive holds 10 % of CIFAR-10's training images; a tenth of
-# it is 1 %.
-SHARES = {"10%": 1.0, "1%": 0.1}
-# The columns of the report: (key in diagnostics.json, heading).
+# it is 1 %, a fiftieth 0.2 % (100 images, 10 per class).
+SHARES = {"10%": 1.0, "1%": 0.1, "0.2%": 0.02}
+# The columns of the report: (key of a run's results, heading).
 COLUMNS = [("fid", "FID"), ("precision", "precision"), ("recall", "recall"),
            ("memorization", "memorization"), ("data_copying", "C_T"),
-           ("max_leakage", "max leakage")]
+           ("max_leakage", "max leakage"), ("final_r_t", "r_t")]
 
 
 def run_script(name, flags, log_path):
@@ -81,21 +86,22 @@ def run_script(name, flags, log_path):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def fid_curve(run_dir, eval_every):
-    """{step: FID} of a run, from its TensorBoard logs (which, unlike
-    train.py's summary, span every resumption)."""
+def scalar_curves(run_dir, eval_every, tags=("fid", "r_t")):
+    """{tag: {step: value}} of a run's epoch scalars, from its TensorBoard
+    logs (which, unlike train.py's summary, span every resumption)."""
     import tensorflow as tf
 
-    curve = {}
+    curves = {tag: {} for tag in tags}
     for path in sorted(glob.glob(os.path.join(run_dir, "logs", "train", "events.out.tfevents.*"))):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
-                if value.tag == "epoch_fid":
+                tag = value.tag.removeprefix("epoch_")
+                if value.tag.startswith("epoch_") and tag in curves:
                     # Epochs end every --checkpoint_every (= --eval_every) steps.
                     step = (event.step + 1) * eval_every
-                    curve[step] = float(tf.make_ndarray(value.tensor)) if value.HasField(
+                    curves[tag][step] = float(tf.make_ndarray(value.tensor)) if value.HasField(
                         "tensor") else value.simple_value
-    return dict(sorted(curve.items()))
+    return {tag: dict(sorted(curve.items())) for tag, curve in curves.items()}
 
 
 def run_arm(args, share, fraction, arm, seed):
@@ -104,14 +110,15 @@ def run_arm(args, share, fraction, arm, seed):
     results_path = os.path.join(run_dir, "diagnostics.json")
     if os.path.exists(results_path):
         with open(results_path) as file:
-            return json.load(file)
+            return with_curves(json.load(file), run_dir, args.eval_every)
     os.makedirs(run_dir, exist_ok=True)
     log = os.path.join(run_dir, "log.txt")
     print(f"{share} {arm} seed {seed}: training", flush=True)
     run_script("train.py", [
         f"--dataset={args.dataset}", f"--data_fraction={fraction}", "--arch=dcgan",
         "--resolution=32", "--width=32", "--loss=hinge", "--batch_size=32", "--beta_1=0.5",
-        "--ema_decay=0.99", f"--steps={args.steps}", f"--checkpoint_every={args.eval_every}",
+        "--ema_decay=0.99", f"--lr_d={args.lr_d}", f"--d_steps={args.d_steps}",
+        f"--steps={args.steps}", f"--checkpoint_every={args.eval_every}",
         f"--eval_every={args.eval_every}", f"--sample_every={args.steps}",
         f"--num_eval_samples={args.num_samples}", "--extractor=cifar10",
         f"--fid_reference={args.heldout}", "--export=last", f"--seed={seed}",
@@ -125,10 +132,16 @@ def run_arm(args, share, fraction, arm, seed):
         f"--copies_png={os.path.join(run_dir, 'copies.png')}", f"--seed={seed}"], log)
     usable = [value for value in scores["leakage"].values() if value is not None]
     scores["max_leakage"] = max(usable) if usable else None
-    scores["fid_curve"] = fid_curve(run_dir, args.eval_every)
     with open(results_path, "w") as file:
         json.dump(scores, file)
-    return scores
+    return with_curves(scores, run_dir, args.eval_every)
+
+
+def with_curves(scores, run_dir, eval_every):
+    """`scores` with the run's FID and r_t curves and its last r_t."""
+    curves = scalar_curves(run_dir, eval_every)
+    r_t = list(curves["r_t"].values())
+    return dict(scores, curves=curves, final_r_t=r_t[-1] if r_t else None)
 
 
 def summary_cell(values):
@@ -140,8 +153,9 @@ def summary_cell(values):
 
 def write_report(args, results):
     """report.md: mean ± standard deviation over seeds per share and arm."""
-    lines = [f"{args.steps} steps of batch 32, DCGAN, classifier-FID against the CIFAR-10 "
-             f"test images, {len(args.seeds)} seed(s) ({', '.join(map(str, args.seeds))}); "
+    lines = [f"{args.steps} steps of batch 32, DCGAN (width 32), D learning rate "
+             f"{args.lr_d:g} and {args.d_steps} D update(s) per step, classifier-FID against "
+             f"the CIFAR-10 test images, {len(args.seeds)} seed(s) ({', '.join(map(str, args.seeds))}); "
              "mean ± standard deviation over seeds.", "",
              "| data | arm | " + " | ".join(heading for _, heading in COLUMNS) + " |",
              "|---|---|" + "---|" * len(COLUMNS)]
@@ -154,9 +168,10 @@ def write_report(args, results):
     return path
 
 
-def plot_fid(args, results):
-    """fid_vs_steps.png: one panel per data share, mean FID per arm with a
-    band from the lowest to the highest seed."""
+def plot_curves(args, results):
+    """fid_vs_steps.png: one column per data share, FID (top) and r_t
+    (bottom) against steps, the mean over seeds per arm with a band from the
+    lowest to the highest seed."""
     try:
         import matplotlib
     except ImportError:
@@ -167,23 +182,28 @@ def plot_fid(args, results):
     import matplotlib.pyplot as plt
 
     shares = list(dict.fromkeys(share for share, _ in results))
-    figure, axes = plt.subplots(1, len(shares), figsize=(5 * len(shares), 4), squeeze=False)
-    for axis, share in zip(axes[0], shares):
-        for (run_share, arm), runs in results.items():
-            if run_share != share:
-                continue
-            # JSON turned the steps into strings.
-            curves = [{int(step): fid for step, fid in run["fid_curve"].items()} for run in runs]
-            steps = sorted(set.intersection(*(set(curve) for curve in curves)))
-            if not steps:
-                continue
-            fids = np.array([[curve[step] for step in steps] for curve in curves])
-            axis.plot(steps, fids.mean(axis=0), label=arm)
-            axis.fill_between(steps, fids.min(axis=0), fids.max(axis=0), alpha=0.2)
-        axis.set_title(f"{share} of CIFAR-10")
-        axis.set_xlabel("training steps")
-        axis.set_ylabel("classifier-FID (test images)")
-        axis.legend()
+    rows = (("fid", "classifier-FID (test images)"), ("r_t", "r_t = E[sign(D(real))]"))
+    figure, axes = plt.subplots(len(rows), len(shares), figsize=(5 * len(shares), 7),
+                                squeeze=False, sharex="col")
+    for column, share in enumerate(shares):
+        for row, (tag, label) in enumerate(rows):
+            axis = axes[row, column]
+            for (run_share, arm), runs in results.items():
+                if run_share != share:
+                    continue
+                curves = [run["curves"][tag] for run in runs]
+                steps = sorted(set.intersection(*(set(curve) for curve in curves)))
+                if not steps:
+                    continue
+                values = np.array([[curve[step] for step in steps] for curve in curves])
+                axis.plot(steps, values.mean(axis=0), label=arm)
+                axis.fill_between(steps, values.min(axis=0), values.max(axis=0), alpha=0.2)
+            axis.set_ylabel(label)
+            if row == 0:
+                axis.set_title(f"{share} of CIFAR-10")
+                axis.legend(fontsize="small")
+            else:
+                axis.set_xlabel("training steps")
     figure.tight_layout()
     path = os.path.join(args.out, "fid_vs_steps.png")
     figure.savefig(path, dpi=100)
@@ -206,6 +226,9 @@ def main():
     parser.add_argument("--num_samples", type=int, default=2000,
                         help="Generated images per FID and diagnostics.")
     parser.add_argument("--detector_steps", type=int, default=500)
+    parser.add_argument("--lr_d", type=float, default=2e-4,
+                        help="D's learning rate (G's is 2e-4).")
+    parser.add_argument("--d_steps", type=int, default=1, help="D updates per G update.")
     args = parser.parse_args()
     args.seeds = [int(seed) for seed in args.seeds.split(",")]
     for name, chosen, known in (("--arms", args.arms, ARMS), ("--shares", args.shares, SHARES)):
@@ -215,13 +238,15 @@ def main():
                          f"{', '.join(known)}.")
     if args.steps % args.eval_every:
         parser.error("--steps must be a multiple of --eval_every.")
-    results = {}
-    for share in args.shares.split(","):
-        for arm in args.arms.split(","):
-            results[share, arm] = [run_arm(args, share, SHARES[share], arm, seed)
-                                   for seed in args.seeds]
+    results = {(share, arm): [] for share in args.shares.split(",")
+               for arm in args.arms.split(",")}
+    # Seeds outermost, so that a run stopped part-way has every arm at the
+    # same seeds.
+    for seed in args.seeds:
+        for share, arm in results:
+            results[share, arm].append(run_arm(args, share, SHARES[share], arm, seed))
     print(open(write_report(args, results)).read())
-    plot = plot_fid(args, results)
+    plot = plot_curves(args, results)
     if plot:
         print(f"plot: {plot}")
 

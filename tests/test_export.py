@@ -76,6 +76,7 @@ print(json.dumps({str(k): v for k, v in out.items()}))
 """
 
 
+@pytest.mark.slow
 def test_stylegan2_export_truncates_without_keras_dagan(tmp_path):
     keras.utils.set_random_seed(0)
     widths = dict(resolution=32, channel_base=256, channel_max=16, num_classes=3)

@@ -49,6 +49,7 @@ def test_generator_gradient_reaches_every_weight_through_the_augmentation(name):
     assert all(np.abs(g.numpy()).sum() > 0 for g in grads)
 
 
+@pytest.mark.slow
 def test_ada_train_step_moves_p_with_update():
     example = load_example("ada_gan")
     model = example.build(width=8, initial_p=0.5, speed_kimg=0.01)

@@ -235,6 +235,7 @@ def batch_norm_free_conditional_generator():
     return keras.Model([z, labels], keras.layers.Conv2D(3, 3, padding="same", activation="tanh")(h))
 
 
+@pytest.mark.slow
 def test_conditional_dag_with_diffaugment_matches_between_one_device_and_mirrored_strategy(mirrored_strategy):
     augment = DiffAugment("translation,cutout")
     dag = DAG(["crop_top_left", "translation"])

@@ -34,7 +34,7 @@ def reals(batch):
 
 
 @pytest.mark.parametrize("d_steps", [1, 2])
-@pytest.mark.parametrize("distributed", [False, True])
+@pytest.mark.parametrize("distributed", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_trains_as_fit_does(d_steps, distributed, mirrored_strategy):
     strategy = mirrored_strategy if distributed else tf.distribute.get_strategy()
     kwargs = dict(epochs=2, steps_per_epoch=2, verbose=0)

@@ -512,6 +512,7 @@ def test_float16_resolutions():
     assert discriminator(images).dtype == "float32"
 
 
+@pytest.mark.slow
 def test_jit_compile_matches_eager():
     generator = _generator(num_classes=NUM_CLASSES)
     discriminator = _discriminator(

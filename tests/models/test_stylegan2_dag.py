@@ -62,6 +62,7 @@ def test_round_trips_through_a_keras_file(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_gan_trains_stylegan2_with_dag_heads():
     keras.utils.set_random_seed(2)
     dag = DAG("flipping")
