@@ -12,8 +12,9 @@ against the CIFAR-10 test images every `--eval_every` steps
 --reference=test`. Writes, into `--out`:
 
 - `report.md`: per data share and arm, the mean and the spread (standard
-  deviation) over seeds of the final FID, precision, recall, memorization,
-  C_T, the largest leakage over the transform families and the last r_t;
+  deviation) over seeds of the final FID, the best FID of the evaluations
+  along the way, precision, recall, memorization, C_T, the largest leakage
+  over the transform families and the last r_t;
 - `fid_vs_steps.png`: FID and r_t against steps per arm, the mean over
   seeds with a band from the lowest to the highest seed (needs matplotlib);
 - one folder per run with train.py's and evaluate.py's outputs.
@@ -66,8 +67,8 @@ ARMS = {
 # it is 1 %, a fiftieth 0.2 % (100 images, 10 per class).
 SHARES = {"10%": 1.0, "1%": 0.1, "0.2%": 0.02}
 # The columns of the report: (key of a run's results, heading).
-COLUMNS = [("fid", "FID"), ("precision", "precision"), ("recall", "recall"),
-           ("memorization", "memorization"), ("data_copying", "C_T"),
+COLUMNS = [("fid", "FID"), ("best_fid", "best FID"), ("precision", "precision"),
+           ("recall", "recall"), ("memorization", "memorization"), ("data_copying", "C_T"),
            ("max_leakage", "max leakage"), ("final_r_t", "r_t")]
 
 
@@ -138,10 +139,13 @@ def run_arm(args, share, fraction, arm, seed):
 
 
 def with_curves(scores, run_dir, eval_every):
-    """`scores` with the run's FID and r_t curves and its last r_t."""
+    """`scores` with the run's FID and r_t curves, its best FID along the
+    way (where an overfitting D shows: the final FID is worse) and its last
+    r_t."""
     curves = scalar_curves(run_dir, eval_every)
     r_t = list(curves["r_t"].values())
-    return dict(scores, curves=curves, final_r_t=r_t[-1] if r_t else None)
+    return dict(scores, curves=curves, best_fid=min(curves["fid"].values(), default=None),
+                final_r_t=r_t[-1] if r_t else None)
 
 
 def summary_cell(values):
